@@ -1,0 +1,3 @@
+from dbagents.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""`[tool.dbagents]` in the nearest pyproject.toml, found by walking up from the checked path."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbagents.errors import InputError
+from dbagents.findings import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+# Keys the static engine understands; sub-tables (e.g. [tool.dbagents.live]) belong to other parts
+# and are passed through in `sections`.
+KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "fail-on", "cache", "jobs"}
+KNOWN_SECTIONS = {"live", "scratch", "nplusone", "validate"}
+
+
+@dataclass
+class Config:
+    """Settings from [tool.dbagents]; `path` is the pyproject.toml they came from (None = defaults)."""
+
+    path: Path | None = None
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    fail_on: Severity | None = None
+    cache: bool = True
+    jobs: int | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path | None:
+        return self.path.parent if self.path else None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start` that has a [tool.dbagents] table, else None."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # reported by load_config when it is the one we use
+            if "dbagents" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def _str_list(value: Any, key: str, path: Path) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise InputError(f"[tool.dbagents] {key} must be a list of strings", path=str(path))
+
+
+def load_config(start: Path, explicit: Path | None = None) -> Config:
+    """Load config from `explicit` or the nearest pyproject.toml with [tool.dbagents]."""
+    path = explicit or find_pyproject(start)
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read config: {exc.strerror}", path=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise InputError(f"invalid TOML ({exc}); fix the syntax", path=str(path), line=line) from None
+    table = data.get("tool", {}).get("dbagents", {})
+    if not isinstance(table, dict):
+        raise InputError("[tool.dbagents] must be a table", path=str(path))
+    cfg = Config(path=path)
+    for key, value in table.items():
+        if isinstance(value, dict) and key in KNOWN_SECTIONS:
+            cfg.sections[key] = value
+            continue
+        if key not in KNOWN_KEYS and key != "per-file-ignores":
+            known = ", ".join(sorted(KNOWN_KEYS | KNOWN_SECTIONS))
+            raise InputError(f"unknown key {key!r} in [tool.dbagents]; known keys: {known}", path=str(path))
+        if key in ("select", "ignore"):
+            setattr(cfg, key, [v.upper() for v in _str_list(value, key, path)])
+        elif key in ("exclude", "extend-exclude"):
+            cfg.exclude.extend(_str_list(value, key, path))
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise InputError("[tool.dbagents] per-file-ignores must be a table of glob = [ids]", path=str(path))
+            cfg.per_file_ignores = {g: [v.upper() for v in _str_list(ids, key, path)] for g, ids in value.items()}
+        elif key == "fail-on":
+            try:
+                cfg.fail_on = Severity.parse(str(value))
+            except ValueError as exc:
+                raise InputError(f"[tool.dbagents] fail-on: {exc}", path=str(path)) from None
+        elif key == "cache":
+            cfg.cache = bool(value)
+        elif key == "jobs":
+            if not isinstance(value, int) or value < 1:
+                raise InputError("[tool.dbagents] jobs must be a positive integer", path=str(path))
+            cfg.jobs = value
+    return cfg

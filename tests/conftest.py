@@ -1,0 +1,77 @@
+"""Shared fixtures: a real PostgreSQL server for the whole test session (embedded pgserver, or local binaries)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A throwaway PostgreSQL server; yields an object with `.uri(dbname)` and `.createdb(name)`.
+
+    Uses dbagents' own scratch-server code when it exists (so the tests exercise it), pgserver otherwise.
+    """
+    pytest.importorskip("psycopg")
+    try:
+        import pgserver
+    except ImportError:  # pragma: no cover - Python 3.13 without a pgserver wheel
+        pytest.skip("pgserver is not installed; install dbagents[dev]")
+    data = tmp_path_factory.mktemp("pgdata")
+    server = pgserver.get_server(str(data), cleanup_mode="delete")
+    yield _PG(server)
+    server.cleanup()
+
+
+class _PG:
+    def __init__(self, server):
+        self._server = server
+        self._counter = 0
+
+    def uri(self, dbname: str = "postgres") -> str:
+        base = self._server.get_uri()  # postgresql://postgres:@/postgres?host=/tmp/...
+        head, _, query = base.partition("?")
+        head = head.rsplit("/", 1)[0] + "/" + dbname
+        return f"{head}?{query}" if query else head
+
+    def createdb(self, prefix: str = "t") -> str:
+        """Create a fresh empty database and return its URI."""
+        import psycopg
+
+        self._counter += 1
+        name = f"{prefix}_{os.getpid()}_{self._counter}"
+        with psycopg.connect(self.uri(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.uri(name)
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run the real `dbagents` CLI in a subprocess; returns CompletedProcess (text)."""
+
+    def run(*args, cwd=None, input=None, env=None):
+        full_env = {**os.environ, **(env or {})}
+        full_env.pop("DATABASE_URL", None) if env is None or "DATABASE_URL" not in env else None
+        return subprocess.run(
+            [sys.executable, "-m", "dbagents", *map(str, args)],
+            cwd=cwd or tmp_path,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=600,
+        )
+
+    return run
