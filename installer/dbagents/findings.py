@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -57,9 +58,10 @@ class Finding:
     severity: Severity = field(default=Severity.WARNING, compare=False)
     hint: str = field(default="", compare=False)
     obj: str = field(default="", compare=False)
+    end_line: int = field(default=0, compare=False, repr=False)  # last line of the node; `# noqa` works there too
 
     def with_severity(self, severity: Severity) -> "Finding":
-        return Finding(self.path, self.line, self.col, self.rule_id, self.message, severity, self.hint, self.obj)
+        return dataclasses.replace(self, severity=severity)
 
     def to_dict(self) -> dict:
         data = {

@@ -1,0 +1,1 @@
+"""The static engine behind `dbagents check`: discover -> parse once -> facts -> rules -> findings."""

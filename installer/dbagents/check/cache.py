@@ -1,0 +1,60 @@
+"""Result cache: per-file results keyed by content digest and engine fingerprint. Safe to delete."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from dbagents import __version__
+
+CACHE_DIR = ".dbagents_cache"
+
+
+@lru_cache(maxsize=1)
+def engine_fingerprint() -> str:
+    """Package version plus a hash of the engine's own sources, so an edited engine never reuses results."""
+    h = hashlib.blake2b(__version__.encode(), digest_size=16)
+    base = Path(__file__).resolve().parent
+    for path in sorted(base.rglob("*.py")):
+        h.update(path.relative_to(base).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def _cache_file(cache_root: Path, check_root: Path) -> Path:
+    key = hashlib.blake2b(str(check_root.resolve()).encode(), digest_size=8).hexdigest()
+    return cache_root / CACHE_DIR / f"check-{key}.pickle"
+
+
+def load(cache_root: Path, check_root: Path) -> dict:
+    """relpath -> FileResult from the last run, or {} when absent, stale or unreadable."""
+    path = _cache_file(cache_root, check_root)
+    try:
+        with path.open("rb") as fh:
+            fingerprint, results = pickle.load(fh)
+    except Exception:  # missing, truncated, from another version: start afresh
+        return {}
+    return results if fingerprint == engine_fingerprint() else {}
+
+
+def save(cache_root: Path, check_root: Path, results: dict) -> None:
+    path = _cache_file(cache_root, check_root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        marker = path.parent / ".gitignore"
+        if not marker.exists():
+            marker.write_text("# created by dbagents; safe to delete\n*\n", encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((engine_fingerprint(), results), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only tree just runs without a cache

@@ -1,0 +1,154 @@
+"""`dbagents check`, `dbagents rules`, `dbagents rule ID`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from dbagents.errors import InputError
+from dbagents.findings import Severity
+from dbagents.output import emit, fail_on_option, format_option
+
+GROUP_NAMES = ("models", "migrations", "schema", "performance", "security")
+
+
+def _split(values) -> list[str]:
+    out = []
+    for value in values or ():
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def _check_root(paths: list[Path]) -> Path:
+    """The directory findings are reported relative to: the checked folder, else the current one."""
+    cwd = Path.cwd().resolve()
+    resolved = [p.resolve() for p in paths]
+    if len(resolved) == 1 and resolved[0].is_dir():
+        return resolved[0]
+    if all(cwd == p or cwd in p.parents for p in resolved):
+        return cwd
+    return Path(os.path.commonpath([p if p.is_dir() else p.parent for p in resolved]))
+
+
+@click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("args", nargs=-1)
+@click.option("--select", multiple=True, help="Only these rule ids, prefixes or names (comma-separated).")
+@click.option("--ignore", multiple=True, help="Skip these rule ids, prefixes or names (comma-separated).")
+@format_option()
+@fail_on_option(default=None)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="pyproject.toml to use.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write .dbagents_cache/.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option("--database-url", help="Also run the live catalog checks against this PostgreSQL (read-only). "
+              "For the schema and performance groups, $DATABASE_URL is used when this is not given.")
+@click.option("--schema", "schemas", multiple=True, help="Database schema(s) for live checks (default: all non-system).")
+@click.option("--scratch", is_flag=True, help="Run the Alembic chain on a throwaway PostgreSQL (executes your env.py and migrations).")
+@click.option("--scratch-url", help="With --scratch: use this EMPTY database instead of starting a server.")
+@click.option("--alembic-ini", type=click.Path(dir_okay=False, path_type=Path), help="alembic.ini for --scratch.")
+@click.option("--statistics", is_flag=True, help="Print a count per rule instead of the findings (text format).")
+def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, database_url, schemas, scratch,
+              scratch_url, alembic_ini, statistics):
+    """Check SQLAlchemy models, Alembic migrations and raw SQL; optionally a live PostgreSQL.
+
+    ARGS: an optional GROUP (models, migrations, schema, performance, security) followed by PATHS
+    (default: the current directory).
+    """
+    from dbagents.check.engine import check_tree
+    from dbagents.check.registry import all_rule_infos, check_patterns, selected_ids
+    from dbagents.config import load_config
+
+    args = list(args)
+    groups = []
+    if args and args[0] in GROUP_NAMES:
+        groups.append(args.pop(0))
+    paths = [Path(a) for a in args] or [Path(".")]
+    for p in paths:
+        if not p.exists():
+            raise InputError("no such file or directory; pass a folder or .py file to check", path=str(p))
+    root = _check_root(paths)
+    config = load_config(root, config_path)
+    cli_select, cli_ignore = _split(select), _split(ignore)
+    check_patterns(cli_select, "--select")
+    check_patterns(cli_ignore, "--ignore")
+    if config.path:
+        check_patterns(config.select + config.ignore, str(config.path))
+    enabled = selected_ids(groups, cli_select or config.select, config.ignore + cli_ignore)
+    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.ERROR)
+
+    outcome = check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs,
+                         use_cache=config.cache and not no_cache)
+    findings = list(outcome.findings)
+
+    if database_url is None and groups and groups[0] in ("schema", "performance"):
+        database_url = os.environ.get("DATABASE_URL") or None
+    if database_url or scratch or scratch_url:
+        from dbagents.check.external import run_external
+
+        findings.extend(run_external(outcome.project, enabled, database_url=database_url, schemas=list(schemas),
+                                     scratch=scratch or bool(scratch_url), scratch_url=scratch_url,
+                                     alembic_ini=alembic_ini))
+    infos = all_rule_infos()
+    rules = {rid: infos[rid] for rid in sorted(enabled) if rid in infos}
+    if statistics and fmt == "text":
+        counts: dict[str, int] = {}
+        for f in findings:
+            counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
+        for rid, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"{n:6d}  {rid}  {infos[rid].name if rid in infos else ''}")
+        sys.exit(1 if any(f.severity >= threshold for f in findings) else 0)
+    code = emit(findings, rules, fmt, threshold, root=str(root),
+                extra={"checked": {"root": str(root), "files": outcome.files_seen, "parsed": outcome.files_parsed}})
+    sys.exit(code)
+
+
+@click.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--group", type=click.Choice(GROUP_NAMES), help="Only rules of this group.")
+def rules_cmd(fmt, group):
+    """List every rule: id, name, groups, default severity and summary."""
+    import json
+
+    from dbagents.check.registry import all_rule_infos, groups_of, static_rules
+
+    rows = []
+    for rid, info in all_rule_infos().items():
+        groups = groups_of(rid)
+        if group and group not in groups:
+            continue
+        cls = static_rules().get(rid)
+        kind = "static" if cls or rid == "DBA000" else ("runtime" if rid.startswith("DBA4") else "live")
+        rows.append({"id": rid, "name": info.name, "groups": list(groups), "severity": info.severity.label,
+                     "kind": kind, "default": bool(cls.default_enabled) if cls else True, "summary": info.summary})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "markdown":
+        click.echo("| id | name | groups | severity | kind | summary |")
+        click.echo("|---|---|---|---|---|---|")
+        for r in rows:
+            opt = " (opt-in)" if not r["default"] else ""
+            click.echo(f"| {r['id']} | `{r['name']}` | {', '.join(r['groups'])} | {r['severity']} | "
+                       f"{r['kind']}{opt} | {r['summary']} |")
+    else:
+        for r in rows:
+            opt = " (opt-in)" if not r["default"] else ""
+            click.echo(f"{r['id']}  {r['name']:<40} {r['severity']:<8} {r['kind']}{opt:<9} {r['summary']}")
+
+
+@click.command("rule")
+@click.argument("rule_id")
+def rule_cmd(rule_id):
+    """Print one rule's documentation: what it does, why, example and fix."""
+    from dbagents.check.registry import all_rule_infos, groups_of
+
+    infos = all_rule_infos()
+    wanted = rule_id.strip()
+    info = infos.get(wanted.upper()) or next((i for i in infos.values() if i.name == wanted.lower()), None)
+    if info is None:
+        raise InputError(f"unknown rule {rule_id!r}; run `dbagents rules` to list them")
+    click.echo(f"# {info.id} {info.name}\n")
+    click.echo(f"Default severity: {info.severity.label}. Groups: {', '.join(groups_of(info.id)) or '-'}.\n")
+    click.echo(f"{info.summary}\n")
+    click.echo(info.help.strip())

@@ -1,0 +1,111 @@
+"""Find the files to check: .py files and alembic .ini files, skipping ignored, excluded and virtualenv folders."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Iterable
+
+from dbagents.check.gitignore import IgnoreRules
+
+# Folders no project wants linted (same spirit as ruff's default excludes).
+SKIP_DIRS = {
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
+    ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", ".vscode",
+    "__pypackages__", "__pycache__", "_build", "buck-out", "node_modules", "site-packages", "venv",
+    ".dbagents_cache",
+}
+SUFFIXES = {".py": "python", ".ini": "ini"}
+
+
+def file_kind(path: Path) -> str | None:
+    return SUFFIXES.get(path.suffix)
+
+
+def _excluded(rel: str, patterns: Iterable[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    for pat in patterns:
+        pat = pat.rstrip("/")
+        if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat + "/*"):
+            return True
+        if rel.startswith(pat.lstrip("./") + "/"):
+            return True
+    return False
+
+
+def discover(paths: list[Path], root: Path, exclude: list[str]) -> list[tuple[Path, str, str]]:
+    """Return (absolute path, POSIX path relative to root, kind) for every file to check, sorted.
+
+    Files named explicitly are always checked; walked folders honour .gitignore (nested ones too),
+    SKIP_DIRS, virtualenvs (a folder with pyvenv.cfg) and the config's exclude globs.
+    """
+    found: dict[str, tuple[Path, str, str]] = {}
+    for start in paths:
+        start = start.resolve()
+        if start.is_file():
+            kind = file_kind(start)
+            if kind:
+                rel = _relative(start, root)
+                found[rel] = (start, rel, kind)
+            continue
+        _walk(start, root, exclude, found, _inherited_ignores(start, root))
+    return [found[k] for k in sorted(found)]
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _inherited_ignores(start: Path, root: Path) -> list[IgnoreRules]:
+    """.gitignore files of the folders above `start`, up to the repository (or root) top."""
+    chain = []
+    for folder in reversed([start, *start.parents]):
+        if folder == start:
+            continue
+        if (folder / ".git").exists() or folder == root or root in folder.parents:
+            rules = IgnoreRules.load(folder)
+            if rules:
+                chain.append(rules)
+    return chain
+
+
+def _ignored(path: Path, is_dir: bool, chain: list[IgnoreRules]) -> bool:
+    verdict = False
+    for rules in chain:
+        rel = path.relative_to(rules.base).as_posix()
+        res = rules.match(rel, is_dir)
+        if res is not None:
+            verdict = res
+    return verdict
+
+
+def _walk(folder: Path, root: Path, exclude, found, chain) -> None:
+    local = IgnoreRules.load(folder)
+    if local:
+        chain = [*chain, local]
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        rel = _relative(path, root)
+        if is_dir:
+            if entry.name in SKIP_DIRS or (path / "pyvenv.cfg").exists():
+                continue
+            if _ignored(path, True, chain) or _excluded(rel, exclude):
+                continue
+            _walk(path, root, exclude, found, chain)
+        elif entry.is_file():
+            kind = file_kind(path)
+            if not kind or _ignored(path, False, chain) or _excluded(rel, exclude):
+                continue
+            found[rel] = (path, rel, kind)

@@ -1,0 +1,192 @@
+"""Run the static engine: discover, parse each file once (in parallel), extract facts, apply rules."""
+
+from __future__ import annotations
+
+import fnmatch
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from dbagents.check import cache as result_cache
+from dbagents.check.discover import discover
+from dbagents.check.facts import extractors
+from dbagents.check.project import FileResult, Project
+from dbagents.check.registry import SYNTAX_ERROR, static_rules
+from dbagents.check.rule import ModuleContext, ModuleRule, ProjectRule
+from dbagents.check.source import SourceFile, parse_python, scan_suppressions
+from dbagents.config import Config
+from dbagents.findings import Finding
+
+PARALLEL_MIN_FILES = 48  # below this, a process pool costs more than it saves
+
+
+@dataclass
+class CheckOutcome:
+    findings: list[Finding]
+    project: Project
+    files_seen: int
+    files_parsed: int
+    cache_hits: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def _plan():
+    """(module rules, extractor modules, all trigger bytes) — built once per process."""
+    module_rules = [cls() for cls in static_rules().values() if issubclass(cls, ModuleRule)]
+    extractor_mods = list(extractors().values())
+    triggers = set()
+    for rule in module_rules:
+        triggers.update(rule.triggers)
+    for mod in extractor_mods:
+        triggers.update(getattr(mod, "TRIGGERS", ()))
+    return module_rules, extractor_mods, tuple(sorted(t.encode() for t in triggers))
+
+
+def might_matter(data: bytes, kind: str) -> bool:
+    """Cheap pre-filter: only files containing some trigger substring are parsed."""
+    if kind == "ini":
+        return b"[alembic" in data or b"sqlalchemy.url" in data
+    _, _, triggers = _plan()
+    return any(t in data for t in triggers)
+
+
+def _hit(triggers, text: str) -> bool:
+    return not triggers or any(t in text for t in triggers)
+
+
+def analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) -> FileResult:
+    """Parse one file once, extract its facts and run the module rules on it (worker side)."""
+    module_rules, extractor_mods, _ = _plan()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    text = data.decode("utf-8", errors="replace")
+    result = FileResult(relpath, kind, file_digest, parsed=True, suppressions=scan_suppressions(text))
+    src = SourceFile(path, relpath, kind, text)
+    if kind == "python":
+        src.tree, src.problem = parse_python(text, relpath)
+        if src.problem:
+            p = src.problem
+            if p.fatal:
+                msg = f"cannot parse this file ({p.message} at line {p.line}); it was not checked"
+            else:
+                spans = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in p.skipped)
+                msg = f"cannot parse line {p.line} ({p.message}); lines {spans} were skipped, the rest was checked"
+            result.findings.append(
+                Finding(relpath, p.line, max(p.col, 1), SYNTAX_ERROR.id, msg, SYNTAX_ERROR.severity,
+                        "run dbagents under the Python version your project targets, or fix the syntax")
+            )
+            if src.tree is None:
+                return result
+    for mod in extractor_mods:
+        if kind not in getattr(mod, "KINDS", ("python",)) or not _hit(getattr(mod, "TRIGGERS", ()), text):
+            continue
+        value = mod.extract(src)
+        if value is not None:
+            result.facts[mod.KEY] = value
+    ctx = ModuleContext(src, result.facts)
+    for rule in module_rules:
+        if kind in rule.kinds and _hit(rule.triggers, text):
+            result.findings.extend(rule.check(ctx))
+    return result
+
+
+def _analyze_batch(batch):
+    return [analyze(*item) for item in batch]
+
+
+def _pool_context():
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _run_workers(todo: list, jobs: int) -> list[FileResult]:
+    if jobs <= 1 or len(todo) < PARALLEL_MIN_FILES:
+        return [analyze(*item) for item in todo]
+    # Big files first, dealt round-robin into batches so workers finish together.
+    todo = sorted(todo, key=lambda item: -len(item[3]))
+    nbatches = min(len(todo), jobs * 8)
+    batches = [todo[i::nbatches] for i in range(nbatches)]
+    results: list[FileResult] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
+        for chunk in pool.map(_analyze_batch, batches):
+            results.extend(chunk)
+    return results
+
+
+def _per_file_ignored(relpath: str, rule_id: str, per_file: dict[str, list[str]]) -> bool:
+    for pattern, ids in per_file.items():
+        if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(relpath.rsplit("/", 1)[-1], pattern):
+            if any(rule_id.startswith(i) or i == "ALL" for i in ids):
+                return True
+    return False
+
+
+def check_tree(
+    paths: list[Path],
+    *,
+    root: Path,
+    config: Config,
+    enabled: set[str],
+    jobs: int | None = None,
+    use_cache: bool = True,
+) -> CheckOutcome:
+    """Run every static rule over `paths`; return findings for the `enabled` rule ids only."""
+    files = discover(paths, root, config.exclude)
+    cache_root = config.root or root
+    cached = result_cache.load(cache_root, root) if use_cache else {}
+    results: dict[str, FileResult] = {}
+    todo = []
+    hits = 0
+    for path, relpath, kind in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            results[relpath] = FileResult(relpath, kind, "", findings=[
+                Finding(relpath, 0, 0, SYNTAX_ERROR.id, f"cannot read file: {exc.strerror}", SYNTAX_ERROR.severity)
+            ])
+            continue
+        if not might_matter(data, kind):
+            continue
+        file_digest = result_cache.digest(data)
+        previous = cached.get(relpath)
+        if previous is not None and previous.digest == file_digest:
+            results[relpath] = previous
+            hits += 1
+        else:
+            todo.append((path, relpath, kind, data, file_digest))
+    workers = jobs or config.jobs or os.cpu_count() or 1
+    for result in _run_workers(todo, workers):
+        results[result.relpath] = result
+    if use_cache and todo:
+        result_cache.save(cache_root, root, results)
+
+    project = Project(root, config, results)
+    findings: list[Finding] = []
+    for result in results.values():
+        findings.extend(result.findings)
+    for cls in static_rules().values():
+        if issubclass(cls, ProjectRule) and cls.id in enabled:
+            findings.extend(cls().check(project))
+    kept = filter_findings(findings, project, enabled)
+    return CheckOutcome(kept, project, len(files), len(todo) + hits, hits)
+
+
+def filter_findings(findings, project: Project, enabled: set[str]) -> list[Finding]:
+    """Drop findings of disabled rules, `# noqa`/ignore-file suppressions and per-file-ignores."""
+    kept = set()
+    for f in findings:
+        if f.rule_id not in enabled:
+            continue
+        result = project.files.get(f.path)
+        if result is not None and result.suppressions.suppresses(f.rule_id, f.line, f.end_line):
+            continue
+        if f.path and _per_file_ignored(f.path, f.rule_id, project.config.per_file_ignores):
+            continue
+        kept.add(f)
+    return sorted(kept)
