@@ -1,0 +1,38 @@
+"""Normalize SQL text into a fingerprint: literals and placeholders become `?`, lists fold."""
+
+from __future__ import annotations
+
+import re
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
+# %(name)s, %s, $1, :name (not ::cast), ?
+_PLACEHOLDERS = re.compile(r"%\(\w+\)s|%s|\$\d+|(?<![:\w]):[A-Za-z_]\w*|\?")
+_NUMBERS = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+_SPACE = re.compile(r"\s+")
+_IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
+_ARRAY = re.compile(r"\bARRAY\s*\[\s*\?(?:\s*,\s*\?)*\s*\]", re.I)
+# (?, ?), (?, ?) ... as produced by multi-row VALUES / insertmanyvalues batches
+_TUPLE = r"\(\s*\?(?:\s*,\s*\?)*\s*\)"
+_TUPLES = re.compile(rf"({_TUPLE})(?:\s*,\s*{_TUPLE})+")
+
+_TRANSACTION_WORDS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRANSACTION", "END")
+
+
+def normalize_sql(statement: str) -> str:
+    """One fingerprint for statements that differ only in literals, parameters or list lengths."""
+    text = _COMMENTS.sub(" ", statement)
+    text = _STRINGS.sub("?", text)
+    text = _PLACEHOLDERS.sub("?", text)
+    text = _NUMBERS.sub("?", text)
+    text = _SPACE.sub(" ", text).strip().rstrip(";").strip()
+    text = _IN_LIST.sub("IN (...)", text)
+    text = _ARRAY.sub("ARRAY[...]", text)
+    text = _TUPLES.sub(r"\1, ...", text)
+    return text
+
+
+def is_transaction_control(statement: str) -> bool:
+    """BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE: bookkeeping, not queries; never counted."""
+    head = statement.lstrip()[:20].upper()
+    return head.startswith(_TRANSACTION_WORDS)
