@@ -27,7 +27,10 @@ def _parse_only(value: str | None) -> tuple[str, ...]:
     parts = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
     bad = [p for p in parts if p not in COMPONENTS]
     if bad or not parts:
-        raise click.BadParameter(f"unknown component {', '.join(bad) or value!r}; use a comma list of {', '.join(COMPONENTS)}")
+        shown = ", ".join(bad) or repr(value)
+        raise click.BadParameter(
+            f"unknown component {shown}; use a comma list of {', '.join(COMPONENTS)}", param_hint="'--only'"
+        )
     return parts
 
 
