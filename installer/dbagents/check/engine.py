@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import multiprocessing
 import os
@@ -21,7 +22,9 @@ from dbagents.check.source import SourceFile, parse_python, scan_suppressions
 from dbagents.config import Config
 from dbagents.findings import Finding
 
-PARALLEL_MIN_FILES = 48  # below this, a process pool costs more than it saves
+PARALLEL_MIN_FILES = 48
+# Files that import one of these are always parsed (a syntax problem there is worth reporting).
+CORE_TRIGGERS = ("sqlalchemy", "sqlmodel", "alembic", "flask_sqlalchemy")  # below this, a process pool costs more than it saves
 
 
 @dataclass
@@ -39,7 +42,7 @@ def _plan():
     """(module rules, extractor modules, all trigger bytes) — built once per process."""
     module_rules = [cls() for cls in static_rules().values() if issubclass(cls, ModuleRule)]
     extractor_mods = list(extractors().values())
-    triggers = set()
+    triggers = set(CORE_TRIGGERS)
     for rule in module_rules:
         triggers.update(rule.triggers)
     for mod in extractor_mods:
@@ -82,6 +85,8 @@ def analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) 
             )
             if src.tree is None:
                 return result
+    if src.tree is not None and (result.suppressions.lines or result.suppressions.whole_file is not False):
+        result.statement_ends = _statement_ends(src.tree)
     for mod in extractor_mods:
         if kind not in getattr(mod, "KINDS", ("python",)) or not _hit(getattr(mod, "TRIGGERS", ()), text):
             continue
@@ -93,6 +98,26 @@ def analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) 
         if kind in rule.kinds and _hit(rule.triggers, text):
             result.findings.extend(rule.check(ctx))
     return result
+
+
+_COMPOUND = tuple(
+    getattr(ast, name)
+    for name in ("FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor", "While", "With",
+                 "AsyncWith", "Try", "TryStar", "Match")
+    if hasattr(ast, name)
+)
+
+
+def _statement_ends(tree: ast.Module) -> dict[int, int]:
+    """line -> end line, for every line of a simple statement that spans several lines."""
+    ends: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not isinstance(node, _COMPOUND):
+            end = node.end_lineno or node.lineno
+            if end > node.lineno:
+                for line in range(node.lineno, end + 1):
+                    ends.setdefault(line, end)
+    return ends
 
 
 def _analyze_batch(batch):
@@ -184,7 +209,7 @@ def filter_findings(findings, project: Project, enabled: set[str]) -> list[Findi
         if f.rule_id not in enabled:
             continue
         result = project.files.get(f.path)
-        if result is not None and result.suppressions.suppresses(f.rule_id, f.line, f.end_line):
+        if result is not None and result.suppresses(f):
             continue
         if f.path and _per_file_ignored(f.path, f.rule_id, project.config.per_file_ignores):
             continue

@@ -22,6 +22,12 @@ class FileResult:
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     suppressions: Suppressions = field(default_factory=Suppressions)
+    # line -> last line of the multi-line simple statement it belongs to (`# noqa` may sit there)
+    statement_ends: dict[int, int] = field(default_factory=dict)
+
+    def suppresses(self, finding: Finding) -> bool:
+        lines = (finding.line, finding.end_line, self.statement_ends.get(finding.line, 0))
+        return self.suppressions.suppresses(finding.rule_id, *lines)
 
 
 class Project:

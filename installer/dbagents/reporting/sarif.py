@@ -24,8 +24,7 @@ def _rule_descriptor(info: RuleInfo) -> dict:
         "help": {"text": info.help or info.summary or info.name, "markdown": info.help or info.summary or info.name},
         "properties": {"tags": [info.id[:3].lower()]},
     }
-    if info.help_uri:
-        desc["helpUri"] = info.help_uri
+    desc["helpUri"] = info.help_uri or f"{INFO_URI}#{info.id.lower()}"
     return desc
 
 
