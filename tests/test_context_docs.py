@@ -1,0 +1,438 @@
+"""The two context docs: structure, rule coverage, and every code block run for real.
+
+Code-block convention (documented at the top of python-sqlalchemy-standards.mdc):
+
+- ```` ```python ```` / ```` ```sql ```` followed by space-separated words on the fence line:
+  - ``setup=NAME``  defines a setup other blocks can build on (it is tested like any other block);
+  - ``needs=NAME``  runs the setup NAME first (same Python module / same SQL transaction);
+  - ``migration``   (python) an Alembic revision: ``upgrade()`` then ``downgrade()`` run on a fresh database;
+  - ``compile-only`` (python) needs packages or servers outside the doc: compiled, not executed;
+  - ``no-transaction`` (sql) statements that PostgreSQL refuses in a transaction (CONCURRENTLY ...): each runs
+    in autocommit on a fresh database;
+  - ``expect-error=SQLSTATE`` the block must fail with exactly that SQLSTATE (a bad example PostgreSQL rejects).
+- Python blocks are compiled; the others are executed in a fresh module, and every MetaData they define
+  (declarative bases included) is created with ``metadata.create_all`` on real PostgreSQL inside a transaction
+  that is rolled back. SQL blocks run statement by statement in a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS_DIR = REPO / ".claude" / "context" / "database"
+PY_DOC = DOCS_DIR / "python-sqlalchemy-standards.mdc"
+PG_DOC = DOCS_DIR / "postgresql-standards.mdc"
+DOCS = (PY_DOC, PG_DOC)
+
+# Every rule id of the check catalog (../shared/spec/check-catalog.md), kept here so CI needs no outside file.
+CATALOG_IDS = (
+    [f"DBA1{n:02d}" for n in range(1, 17)]
+    + [f"DBA2{n:02d}" for n in range(1, 19)]
+    + [f"DBA3{n:02d}" for n in range(1, 12)]
+    + [f"DBA4{n:02d}" for n in range(1, 7)]
+    + [f"DBA5{n:02d}" for n in range(1, 8)]
+)
+CATALOG_FILE = Path("/work/shared/spec/check-catalog.md")
+
+KNOWN_FLAGS = {"python": {"migration", "compile-only"}, "sql": {"no-transaction"}}
+KNOWN_KEYS = {"setup", "needs", "expect-error"}
+RULE_HEADING = re.compile(r"^## (DBA\d{3}) \S")
+
+
+@dataclass
+class Block:
+    doc: Path
+    line: int  # 1-based line of the opening fence
+    lang: str
+    code: str
+    flags: set = field(default_factory=set)
+    attrs: dict = field(default_factory=dict)
+    rule: str | None = None  # the DBA id of the section the block is in
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc.stem}:{self.line}"
+
+
+def parse_blocks(doc: Path) -> list[Block]:
+    blocks, rule, fence = [], None, None
+    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+        if fence is None:
+            heading = RULE_HEADING.match(line)
+            if heading:
+                rule = heading.group(1)
+            elif line.startswith("# "):
+                rule = None
+            elif line.startswith("```"):
+                words = line[3:].split()
+                fence = Block(doc, number, words[0] if words else "", "", rule=rule)
+                for word in words[1:]:
+                    key, eq, value = word.partition("=")
+                    if eq:
+                        fence.attrs[key] = value
+                    else:
+                        fence.flags.add(word)
+                body = []
+        elif line.startswith("```"):
+            fence.code = "\n".join(body) + "\n"
+            blocks.append(fence)
+            fence = None
+        else:
+            body.append(line)
+    assert fence is None, f"{doc.name}:{fence.line}: code block never closed"
+    return blocks
+
+
+ALL_BLOCKS = [b for doc in DOCS for b in parse_blocks(doc)]
+PY_BLOCKS = [b for b in ALL_BLOCKS if b.lang == "python"]
+SQL_BLOCKS = [b for b in ALL_BLOCKS if b.lang == "sql"]
+SETUPS = {(b.doc, b.attrs["setup"]): b for b in ALL_BLOCKS if "setup" in b.attrs}
+
+
+def setup_chain(block: Block) -> list[Block]:
+    """The setup blocks `block` needs, outermost first."""
+    chain, seen = [], set()
+    while "needs" in block.attrs:
+        name = block.attrs["needs"]
+        assert name not in seen, f"{block.id}: setup cycle through {name}"
+        seen.add(name)
+        block = SETUPS[(block.doc, name)]
+        chain.insert(0, block)
+    return chain
+
+
+# ---------------------------------------------------------------- structure and coverage
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_frontmatter_has_description_and_globs(doc):
+    import yaml
+
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    front = yaml.safe_load(text.split("---\n", 2)[1])
+    assert isinstance(front.get("description"), str) and len(front["description"]) > 20
+    assert front.get("globs")
+
+
+def rule_sections(doc: Path) -> dict[str, str]:
+    sections, current, in_fence = {}, None, False
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        heading = None if in_fence else RULE_HEADING.match(line)
+        if line.startswith("```"):
+            in_fence = not in_fence
+        if in_fence or line.startswith("```"):
+            if current:
+                sections[current] += line + "\n"
+            continue
+        if heading:
+            current = heading.group(1)
+            assert current not in sections, f"{doc.name}: {current} appears twice"
+            sections[current] = ""
+        elif line.startswith("# ") or line.startswith("## "):
+            current = None
+        elif current:
+            sections[current] += line + "\n"
+    return sections
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_every_rule_section_has_why_bad_and_good(doc):
+    sections = rule_sections(doc)
+    assert len(sections) >= 10
+    for rule, body in sections.items():
+        why = body.split("**Bad**")[0]
+        prose = re.sub(r"```.*?```", "", why, flags=re.S).strip()
+        assert len(prose) >= 200, f"{doc.name} {rule}: the why paragraph is missing or too short"
+        bad = re.search(r"\*\*Bad\*\*\n```(python|sql)", body)
+        good = re.search(r"\*\*Good\*\*\n```(python|sql)", body)
+        assert bad and good, f"{doc.name} {rule}: needs a **Bad** and a **Good** code block"
+        assert bad.start() < good.start(), f"{doc.name} {rule}: bad example comes first"
+
+
+def test_every_catalog_rule_is_documented():
+    py, pg = rule_sections(PY_DOC), rule_sections(PG_DOC)
+    assert set(py) | set(pg) == set(CATALOG_IDS)
+    # the split the agents rely on
+    assert {r for r in CATALOG_IDS if r[3] in "124"} <= set(py)
+    assert {r for r in CATALOG_IDS if r[3] == "3"} <= set(pg)
+    assert {"DBA501", "DBA502", "DBA505"} <= set(py) and {"DBA504", "DBA507"} <= set(pg)
+
+
+def test_catalog_constant_matches_the_shared_catalog():
+    if not CATALOG_FILE.exists():
+        pytest.skip("the shared spec folder is not part of this checkout")
+    ids = sorted(set(re.findall(r"^\| (DBA\d{3})", CATALOG_FILE.read_text(), flags=re.M)))
+    assert ids == sorted(CATALOG_IDS)
+
+
+def test_block_convention_is_used_correctly():
+    assert PY_BLOCKS and SQL_BLOCKS
+    for block in ALL_BLOCKS:
+        assert block.lang in {"python", "sql", ""}, f"{block.id}: unexpected language {block.lang!r}"
+        if not block.lang:
+            assert not block.flags and not block.attrs
+            continue
+        assert block.flags <= KNOWN_FLAGS[block.lang], f"{block.id}: unknown flag {block.flags}"
+        assert set(block.attrs) <= KNOWN_KEYS, f"{block.id}: unknown attribute {block.attrs}"
+        if "needs" in block.attrs:
+            assert (block.doc, block.attrs["needs"]) in SETUPS, f"{block.id}: no setup {block.attrs['needs']}"
+            setup_chain(block)
+        if "expect-error" in block.attrs:
+            assert re.fullmatch(r"[0-9A-Z]{5}", block.attrs["expect-error"]), f"{block.id}: SQLSTATE"
+            assert block.lang == "sql" or "migration" in block.flags
+        if "migration" in block.flags:
+            ns = {}
+            assert "def upgrade()" in block.code and "def downgrade()" in block.code, block.id
+    names = [b.attrs["setup"] for b in ALL_BLOCKS if "setup" in b.attrs]
+    assert len(names) == len(set(names)), "setup names must be unique"
+
+
+# ---------------------------------------------------------------- Python blocks
+
+
+@pytest.mark.parametrize("block", PY_BLOCKS, ids=lambda b: b.id)
+def test_python_block_compiles(block):
+    compile(block.code, block.id, "exec")
+
+
+_module_ids = itertools.count()
+
+
+def exec_in_module(blocks: list[Block]) -> types.ModuleType:
+    """Execute blocks in order in one fresh, importable module (SQLAlchemy resolves annotations there)."""
+    module = types.ModuleType(f"_dbagents_docblock_{next(_module_ids)}")
+    sys.modules[module.__name__] = module
+    for block in blocks:
+        exec(compile(block.code, block.id, "exec"), module.__dict__)
+    return module
+
+
+def metadatas(module: types.ModuleType) -> list:
+    from sqlalchemy import MetaData
+    found = []
+    for value in list(vars(module).values()):
+        if isinstance(value, MetaData):
+            found.append(value)
+        elif isinstance(value, type) and isinstance(getattr(value, "metadata", None), MetaData):
+            found.append(value.metadata)  # DeclarativeBase subclasses and legacy declarative_base() classes
+    unique = []
+    for md in found:
+        if all(md is not other for other in unique):
+            unique.append(md)
+    return unique
+
+
+@pytest.fixture(scope="module")
+def docs_db(pg_server):
+    """One database for the rolled-back model and SQL blocks."""
+    return pg_server.createdb("docs")
+
+
+@pytest.fixture(scope="module")
+def docs_engine(docs_db):
+    from sqlalchemy import create_engine
+
+    engine = create_engine(docs_db.replace("postgresql://", "postgresql+psycopg://", 1))
+    yield engine
+    engine.dispose()
+
+
+RUNNABLE_PY = [b for b in PY_BLOCKS if "compile-only" not in b.flags and "migration" not in b.flags]
+
+
+@pytest.mark.parametrize("block", RUNNABLE_PY, ids=lambda b: b.id)
+def test_python_block_runs_and_its_models_build_on_postgresql(block, docs_engine):
+    module = exec_in_module(setup_chain(block) + [block])
+    created = 0
+    with docs_engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            for md in metadatas(module):
+                md.create_all(conn)
+                created += len(md.tables)
+        finally:
+            trans.rollback()
+    if "__tablename__" in block.code or "Table(" in block.code:
+        assert created, f"{block.id} defines models but no table was built"
+
+
+def test_model_blocks_really_reach_postgresql(docs_engine):
+    """A guard on the harness itself: a broken model example must fail, not pass silently."""
+    from sqlalchemy.exc import ProgrammingError
+
+    bad = Block(PY_DOC, 0, "python", (
+        "from sqlalchemy import Column, Integer, MetaData, Table, text\n"
+        "metadata = MetaData()\n"
+        "t = Table('t_guard', metadata, Column('id', Integer, primary_key=True,"
+        " server_default=text('no_such_function()')))\n"
+    ))
+    module = exec_in_module([bad])
+    with docs_engine.connect() as conn, pytest.raises(ProgrammingError):
+        trans = conn.begin()
+        try:
+            for md in metadatas(module):
+                md.create_all(conn)
+        finally:
+            trans.rollback()
+
+
+MIGRATIONS = [b for b in PY_BLOCKS if "migration" in b.flags]
+
+
+def sqlstate_of(exc) -> str | None:
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__, exc.__context__):
+        state = getattr(candidate, "sqlstate", None)
+        if state:
+            return state
+    return None
+
+
+def run_migration(url: str, block: Block):
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            for setup in setup_chain(block):
+                assert setup.lang == "sql", f"{block.id}: migration setups are SQL blocks"
+                for statement in split_sql(setup.code):
+                    conn.exec_driver_sql(statement)
+            conn.commit()
+            module = exec_in_module([block])
+            ctx = MigrationContext.configure(conn)
+            with Operations.context(ctx):
+                with ctx.begin_transaction():
+                    module.upgrade()
+                with ctx.begin_transaction():
+                    module.downgrade()
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("block", MIGRATIONS, ids=lambda b: b.id)
+def test_migration_block_upgrades_and_downgrades_on_postgresql(block, pg_server):
+    url = pg_server.createdb("mig")
+    expected = block.attrs.get("expect-error")
+    if expected:
+        with pytest.raises(Exception) as info:
+            run_migration(url, block)
+        assert sqlstate_of(info.value) == expected, f"{block.id}: failed differently: {info.value}"
+    else:
+        run_migration(url, block)
+
+
+# ---------------------------------------------------------------- SQL blocks
+
+
+def split_sql(sql: str) -> list[str]:
+    """Split on top-level semicolons, respecting quotes, dollar quotes and comments."""
+    statements, current, i, n = [], [], 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end == -1 else end
+            current.append(sql[i:end])
+            i = end
+            continue
+        if sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end == -1 else end + 2
+            current.append(sql[i:end])
+            i = end
+            continue
+        if ch in "'\"":
+            end = i + 1
+            while end < n:
+                if sql[end] == ch and sql[end + 1 : end + 2] == ch:
+                    end += 2
+                    continue
+                if sql[end] == ch:
+                    break
+                end += 1
+            current.append(sql[i : end + 1])
+            i = end + 1
+            continue
+        dollar = re.match(r"\$([A-Za-z_]\w*)?\$", sql[i:])
+        if dollar:
+            tag = dollar.group(0)
+            end = sql.find(tag, i + len(tag))
+            end = n if end == -1 else end + len(tag)
+            current.append(sql[i:end])
+            i = end
+            continue
+        if ch == ";":
+            statements.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    statements.append("".join(current).strip())
+    return [s for s in statements if s and not all(l.strip().startswith("--") or not l.strip() for l in s.splitlines())]
+
+
+def test_split_sql_handles_quotes_dollar_bodies_and_comments():
+    sql = (
+        "SELECT ';' AS a; -- one; two\n"
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n"
+        "/* c; */ SELECT 'it''s';\n-- only a comment;\n"
+    )
+    assert split_sql(sql) == [
+        "SELECT ';' AS a",
+        "-- one; two\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$",
+        "/* c; */ SELECT 'it''s'",
+    ]
+
+
+def run_sql_block(block: Block, docs_db: str, pg_server):
+    import psycopg
+
+    setups = setup_chain(block)
+    if "no-transaction" in block.flags:
+        url = pg_server.createdb("nt")
+        with psycopg.connect(url, autocommit=True) as conn:
+            for part in setups + [block]:
+                for statement in split_sql(part.code):
+                    conn.execute(statement)
+        return
+    with psycopg.connect(docs_db) as conn:
+        try:
+            for part in setups + [block]:
+                for statement in split_sql(part.code):
+                    conn.execute(statement)
+        finally:
+            conn.rollback()
+
+
+@pytest.mark.parametrize("block", SQL_BLOCKS, ids=lambda b: b.id)
+def test_sql_block_runs_on_postgresql(block, docs_db, pg_server):
+    import psycopg
+
+    assert split_sql(block.code), f"{block.id} is empty"
+    expected = block.attrs.get("expect-error")
+    if expected:
+        with pytest.raises(psycopg.Error) as info:
+            run_sql_block(block, docs_db, pg_server)
+        assert info.value.sqlstate == expected, f"{block.id}: failed differently: {info.value}"
+    else:
+        run_sql_block(block, docs_db, pg_server)
+
+
+def test_sql_harness_rejects_invalid_sql(docs_db, pg_server):
+    import psycopg
+
+    bad = Block(PG_DOC, 0, "sql", "CREATE TABLE t_guard (id bigint PRIMARY KEY);\nSELEC 1;\n")
+    with pytest.raises(psycopg.errors.SyntaxError):
+        run_sql_block(bad, docs_db, pg_server)
