@@ -118,9 +118,14 @@ class Recorder:
         previous, self._origin = self._origin, (ALLOWED if allowed else RELATIONSHIP)
         try:
             return orm_state.invoke_statement()
-        except exc.MissingGreenlet:
-            if owner.async_session is not None:
+        except (exc.MissingGreenlet, exc.StatementError) as error:
+            if _is_missing_greenlet(error) and owner.async_session is not None:
                 log.async_lazy.append((attr, site))
             raise
         finally:
             self._origin = previous
+
+
+def _is_missing_greenlet(error: BaseException) -> bool:
+    """MissingGreenlet itself, or wrapped in StatementError when raised while executing."""
+    return isinstance(error, exc.MissingGreenlet) or isinstance(getattr(error, "orig", None), exc.MissingGreenlet)
