@@ -1,0 +1,169 @@
+"""Database URL literals (Python strings and alembic .ini values) and engine `echo` settings."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote
+
+from dbagents.check.source import SourceFile
+
+KEY = "db_urls"
+KINDS = ("python", "ini")
+TRIGGERS = ("://", "echo", "password")
+
+DIALECTS = {
+    "postgresql", "postgres", "pgsql", "mysql", "mariadb", "oracle", "mssql", "cockroachdb", "redshift",
+    "snowflake", "clickhouse", "trino", "presto", "db2", "ibm_db_sa", "firebird", "sybase", "teradata",
+    "vertica", "timescaledb", "yugabytedb",
+}
+URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9_]*)(?:\+[A-Za-z0-9_]+)?://(?P<netloc>[^/?#\s'\"]*)(?P<rest>[^\s'\"]*)"
+)
+PLACEHOLDER = re.compile(r"^(\$\{?\w+\}?|%\(\w+\)s|%%\(\w+\)s|%s|\{\w*\}|<[^>]*>|\[[^\]]*\]|\*+|x+|\.\.\.|"
+                         r"\x00|\$\w+.*|.*\x00.*|\{.*\})$", re.IGNORECASE)
+HOLE = "\x00"  # stands for an f-string's {value} part
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", "host.docker.internal", ""}
+ECHO_FUNCS = {"create_engine", "create_async_engine", "engine_from_config", "async_engine_from_config"}
+
+
+@dataclass(frozen=True)
+class DbUrl:
+    line: int
+    col: int
+    scheme: str
+    has_password: bool  # a literal password (not a placeholder)
+    host: str  # "" = none/unix socket; None-like placeholders are kept verbatim
+    host_is_local: bool
+    host_is_placeholder: bool
+    ssl: str  # sslmode/ssl query value ("" = none)
+    kind: str  # python | ini | url.create
+
+
+@dataclass(frozen=True)
+class EchoSetting:
+    line: int
+    col: int
+    call: str
+
+
+@dataclass
+class UrlFacts:
+    urls: list[DbUrl] = field(default_factory=list)
+    echoes: list[EchoSetting] = field(default_factory=list)
+
+
+def _is_placeholder(text: str) -> bool:
+    return bool(PLACEHOLDER.match(text)) or "{" in text or HOLE in text or "${" in text or "%(" in text
+
+
+def parse_urls(text: str, line: int, col: int, kind: str) -> list[DbUrl]:
+    found = []
+    for m in URL.finditer(text):
+        scheme = m.group("scheme").lower()
+        if scheme not in DIALECTS:
+            continue
+        netloc = m.group("netloc")
+        userinfo, _, hostport = netloc.rpartition("@")
+        password = ""
+        if userinfo and ":" in userinfo:
+            password = unquote(userinfo.split(":", 1)[1])
+        has_password = bool(password) and not _is_placeholder(password)
+        if hostport.startswith("["):
+            host = hostport.split("]")[0] + "]"
+        else:
+            host = hostport.split(":")[0]
+        rest = m.group("rest")
+        query = parse_qs(rest.split("?", 1)[1]) if "?" in rest else {}
+        ssl = (query.get("sslmode") or query.get("ssl") or query.get("ssl_mode") or [""])[0].lower()
+        socket_host = any(v.startswith("/") for v in query.get("host", []))
+        placeholder = _is_placeholder(host) or "$" in host or "%" in host
+        local = (
+            host.lower() in LOCAL_HOSTS or host.startswith("127.") or host.lower().endswith(".localhost")
+            or ("." not in host and not host.startswith("[")) or socket_host
+        )
+        found.append(DbUrl(line, col, scheme, has_password, host, local, placeholder, ssl, kind))
+    return found
+
+
+def _string_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(p.value if isinstance(p, ast.Constant) else HOLE for p in node.values)
+    return None
+
+
+def _docstring_ids(tree: ast.Module) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def _python(src: SourceFile, facts: UrlFacts) -> None:
+    docstrings = _docstring_ids(src.tree)
+    in_fstring: set[int] = set()
+    for node in ast.walk(src.tree):
+        if isinstance(node, ast.JoinedStr):
+            in_fstring.update(id(v) for v in node.values)
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in docstrings and id(node) not in in_fstring:
+            text = _string_of(node)
+            if text and "://" in text:
+                facts.urls.extend(parse_urls(text, node.lineno, node.col_offset + 1, "python"))
+        elif isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "create" and isinstance(node.func, ast.Attribute) and (
+                (isinstance(node.func.value, ast.Name) and node.func.value.id == "URL")
+                or (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "URL")
+            ):
+                _url_create(node, facts)
+            if name in ECHO_FUNCS:
+                for kw in node.keywords:
+                    if kw.arg == "echo" and isinstance(kw.value, ast.Constant) and kw.value.value in (True, "debug"):
+                        facts.echoes.append(EchoSetting(kw.value.lineno, kw.value.col_offset + 1, name))
+
+
+def _url_create(node: ast.Call, facts: UrlFacts) -> None:
+    kws = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+    pw = kws.get("password")
+    drivername = _string_of(kws.get("drivername")) if "drivername" in kws else (
+        _string_of(node.args[0]) if node.args else None
+    )
+    scheme = (drivername or "").split("+")[0].lower()
+    if pw is None or scheme not in DIALECTS:
+        return
+    text = _string_of(pw)
+    if text and not _is_placeholder(text):
+        host = _string_of(kws.get("host")) if "host" in kws else ""
+        host = host or ""
+        local = host.lower() in LOCAL_HOSTS or host.startswith("127.") or "." not in host
+        facts.urls.append(DbUrl(pw.lineno, pw.col_offset + 1, scheme, True, host, local, host == "" and "host" in kws,
+                                "", "url.create"))
+
+
+ECHO_INI = re.compile(r"^\s*[\w.]*echo\s*[=:]\s*(true|1|yes|on|debug)\s*$", re.IGNORECASE)
+
+
+def _ini(src: SourceFile, facts: UrlFacts) -> None:
+    for number, line in enumerate(src.lines, start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";", "[")):
+            continue
+        if "://" in line:
+            facts.urls.extend(parse_urls(line, number, len(line) - len(line.lstrip()) + 1, "ini"))
+        elif "echo" in line and ECHO_INI.match(line):
+            facts.echoes.append(EchoSetting(number, 1, "sqlalchemy.echo"))
+
+
+def extract(src: SourceFile) -> UrlFacts | None:
+    facts = UrlFacts()
+    if src.kind == "ini":
+        _ini(src, facts)
+    elif src.tree is not None:
+        _python(src, facts)
+    return facts if facts.urls or facts.echoes else None

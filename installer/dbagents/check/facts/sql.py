@@ -1,0 +1,563 @@
+"""Raw-SQL facts: which strings reach SQL sinks, and how they were built (taint through local variables).
+
+A value is *constant* when it is built only from literals, module-level string constants, UPPER_CASE names,
+loop variables over constant collections, and sanitisers (`int()`, `len()`, `quote…()`); it is *dynamic*
+when an f-string, `%`, `.format()`, `+` or `+=` mixes in anything else. A plain unknown name (a parameter,
+a call result) is neither: passing it to `text()` is not reported, since we cannot see what it holds.
+
+Sinks: `text()`, `.execute()`/`.executemany()` (Session, Connection, cursor, `op.execute`),
+`.exec_driver_sql()`, `literal_column()`, and string arguments of `.order_by()`/`.filter()`/`.where()`/
+`.having()`/`.group_by()`. Output of `.compile(compile_kwargs={"literal_binds": True})` is tracked too, so
+that executing it can be reported (DBA506).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from dbagents.check.source import SourceFile
+
+KEY = "sql"
+TRIGGERS = ("text(", "execute", "exec_driver_sql", "literal_column", "order_by", "filter(", "where(", "literal_binds",
+            "having(", "group_by")
+
+TEXT_SINKS = {"text", "TextClause", "literal_column", "exec_driver_sql"}
+EXECUTE_SINKS = {"execute", "executemany"}
+CLAUSE_SINKS = {"order_by", "filter", "where", "having", "group_by"}
+SAFE_CALLS = {"int", "float", "len", "bool", "abs", "round", "range", "hex", "min", "max", "sum", "ord"}
+STRING_METHODS = {"strip", "lstrip", "rstrip", "lower", "upper", "dedent", "title", "casefold", "capitalize"}
+SQL_WORDS = re.compile(
+    r"\b(select|insert|update|delete|create|alter|drop|truncate|grant|revoke|set|from|where|values|vacuum|analyze|"
+    r"comment|copy|refresh|reindex|lock|begin|commit|call|do|with|explain|show|listen|notify)\b",
+    re.IGNORECASE,
+)
+UPPER_NAME = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Val:
+    """What we know about a string-ish value."""
+
+    dynamic: bool
+    how: str = ""  # f-string | % | .format() | + | += | literal_binds
+    line: int = 0  # where the dynamic piece was built
+    sql: str = ""  # constant fragments, for keyword checks
+    is_str: bool = True
+
+
+CONST = Val(False, is_str=False)
+
+
+@dataclass(frozen=True)
+class SqlSink:
+    """A built string reaching a SQL sink."""
+
+    sink: str  # text | execute | exec_driver_sql | literal_column | order_by | op.execute | …
+    line: int
+    col: int
+    end_line: int
+    how: str  # how the dynamic string was built
+    built_line: int  # line where the dynamic piece was built
+    via: str  # local variable it travelled through ("" = inline)
+    receiver: str  # dotted receiver text for method sinks ("session", "op", "cursor", …)
+
+
+@dataclass(frozen=True)
+class StringExecute:
+    """`X.execute(<a string>)` — constant or dynamic — used for the 2.0 "plain string" check (DBA101)."""
+
+    receiver: str
+    line: int
+    col: int
+    end_line: int
+    dynamic: bool
+
+
+@dataclass
+class SqlFacts:
+    sinks: list[SqlSink] = field(default_factory=list)
+    string_executes: list[StringExecute] = field(default_factory=list)
+
+
+def dotted(node: ast.AST) -> str:
+    """`a.b.c` for Name/Attribute chains, `a.b()` parts shown as `a.b()`; "" when not representable."""
+    parts = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            break
+        elif isinstance(node, ast.Call):
+            inner = dotted(node.func)
+            if not inner:
+                return ""
+            parts.append(inner + "()")
+            break
+        else:
+            return ""
+    return ".".join(reversed(parts))
+
+
+def func_name(call: ast.Call) -> str:
+    f = call.func
+    if isinstance(f, ast.Attribute):
+        return f.attr
+    if isinstance(f, ast.Name):
+        return f.id
+    return ""
+
+
+def _is_literal_binds_compile(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Call) and func_name(node) == "compile"):
+        return False
+    for kw in node.keywords:
+        if kw.arg == "compile_kwargs" and isinstance(kw.value, ast.Dict):
+            for k, v in zip(kw.value.keys, kw.value.values):
+                if isinstance(k, ast.Constant) and k.value == "literal_binds" and not (
+                    isinstance(v, ast.Constant) and not v.value
+                ):
+                    return True
+        if kw.arg == "compile_kwargs" and isinstance(kw.value, ast.Call) and func_name(kw.value) == "dict":
+            if any(k.arg == "literal_binds" for k in kw.value.keywords):
+                return True
+    return False
+
+
+class _Scope:
+    """Order-aware walk of one function (or module) body, tracking what local names hold."""
+
+    def __init__(self, facts: SqlFacts, consts: dict[str, Val], collections: set[str]):
+        self.facts = facts
+        self.env: dict[str, Val | None] = dict(consts)
+        self.collections = set(collections)  # names bound to constant lists/tuples/sets/dicts
+
+    # ---- value classification -------------------------------------------------------------
+    def classify(self, node: ast.AST | None) -> Val | None:
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                return Val(False, sql=node.value)
+            return CONST
+        if isinstance(node, ast.Name):
+            if node.id in self.env:
+                return self.env[node.id]
+            if UPPER_NAME.match(node.id):
+                return CONST
+            return None
+        if isinstance(node, ast.Attribute):
+            if UPPER_NAME.match(node.attr) or node.attr in ("__tablename__", "fullname"):
+                return CONST
+            if "__table__" in dotted(node).split("."):
+                return CONST
+            return None
+        if isinstance(node, ast.JoinedStr):
+            return self._fstring(node)
+        if isinstance(node, ast.BinOp):
+            return self._binop(node)
+        if isinstance(node, ast.IfExp):
+            return self.merge(self.classify(node.body), self.classify(node.orelse))
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        if isinstance(node, ast.Subscript):
+            base = self.classify(node.value)
+            if base is not None and not base.dynamic:
+                return CONST
+            if isinstance(node.value, ast.Name) and node.value.id in self.collections:
+                return CONST
+            return None
+        return None
+
+    @staticmethod
+    def merge(a: Val | None, b: Val | None) -> Val | None:
+        if a is not None and a.dynamic:
+            return a
+        if b is not None and b.dynamic:
+            return b
+        if a is None or b is None:
+            return None
+        return Val(False, sql=a.sql + b.sql, is_str=a.is_str or b.is_str)
+
+    def safe(self, node: ast.AST) -> bool:
+        """True when interpolating `node` into SQL cannot inject anything."""
+        val = self.classify(node)
+        if val is not None and not val.dynamic:
+            return True
+        if isinstance(node, ast.Call):
+            name = func_name(node)
+            if name in SAFE_CALLS or "quote" in name.lower() or "escape" in name.lower():
+                return True
+            if name == "join" and isinstance(node.func, ast.Attribute):
+                return self._safe_join(node)
+        return False
+
+    def _safe_join(self, node: ast.Call) -> bool:
+        sep = self.classify(node.func.value)
+        if sep is None or sep.dynamic or len(node.args) != 1:
+            return False
+        arg = node.args[0]
+        if isinstance(arg, ast.Name) and arg.id in self.collections:
+            return True
+        if isinstance(arg, (ast.List, ast.Tuple, ast.Set)):
+            return all(self.safe(e) for e in arg.elts)
+        if isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
+            # ", ".join(f":p{i}" for i in range(n)) — placeholders built from safe loop variables
+            inner = _Scope(self.facts, dict(self.env), self.collections)
+            for gen in arg.generators:
+                if self._const_iter(gen.iter) or (isinstance(gen.iter, ast.Call) and func_name(gen.iter) == "range"):
+                    for name in _target_names(gen.target):
+                        inner.env[name] = CONST
+            return inner.safe(arg.elt)
+        return False
+
+    def _fstring(self, node: ast.JoinedStr) -> Val:
+        text = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                text.append(str(part.value))
+            elif isinstance(part, ast.FormattedValue):
+                val = self.classify(part.value)
+                if val is not None and val.dynamic:
+                    return val
+                if not self.safe(part.value):
+                    return Val(True, "f-string", node.lineno, "".join(text) + _const_tail(node))
+                if val is not None:
+                    text.append(val.sql)
+        return Val(False, sql="".join(text))
+
+    def _binop(self, node: ast.BinOp) -> Val | None:
+        left = self.classify(node.left)
+        if isinstance(node.op, ast.Mod):
+            if left is None or not left.is_str:
+                return None
+            if left.dynamic:
+                return left
+            args = node.right.elts if isinstance(node.right, ast.Tuple) else (
+                node.right.values if isinstance(node.right, ast.Dict) else [node.right]
+            )
+            if all(self.safe(a) for a in args):
+                return Val(False, sql=left.sql)
+            return Val(True, "%", node.lineno, left.sql)
+        if isinstance(node.op, ast.Add):
+            right = self.classify(node.right)
+            for side in (left, right):
+                if side is not None and side.dynamic:
+                    return side
+            if left is not None and right is not None:
+                return Val(False, sql=left.sql + right.sql, is_str=left.is_str or right.is_str)
+            known = left if left is not None else right
+            other = node.right if left is not None else node.left
+            if known is not None and known.is_str and not self.safe(other):
+                return Val(True, "+", node.lineno, known.sql)
+            return None
+        if left is not None and not left.dynamic and self.classify(node.right) is not None:
+            return CONST
+        return None
+
+    def _call(self, node: ast.Call) -> Val | None:
+        name = func_name(node)
+        if _is_literal_binds_compile(node):
+            return Val(True, "literal_binds", node.lineno)
+        if isinstance(node.func, ast.Attribute):
+            recv = self.classify(node.func.value)
+            if name == "format" and recv is not None and recv.is_str:
+                if recv.dynamic:
+                    return recv
+                args = list(node.args) + [k.value for k in node.keywords]
+                if all(self.safe(a) for a in args):
+                    return Val(False, sql=recv.sql)
+                return Val(True, ".format()", node.lineno, recv.sql)
+            if name in STRING_METHODS and recv is not None:
+                return recv
+            if name == "join" and recv is not None and recv.is_str:
+                return Val(False, sql=recv.sql) if self._safe_join(node) else None
+            if name in ("compile",) or (name == "__str__"):
+                return None
+        if name == "str" and len(node.args) == 1:
+            inner = self.classify(node.args[0])
+            if inner is not None and inner.dynamic and inner.how == "literal_binds":
+                return inner
+            return inner
+        if name == "dedent" and node.args:
+            return self.classify(node.args[0])
+        if name in SAFE_CALLS:
+            return CONST
+        return None
+
+    def _const_iter(self, node: ast.AST) -> bool:
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            return all(self.safe(e) for e in node.elts)
+        if isinstance(node, ast.Name):
+            return node.id in self.collections
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "items", "keys", "values"
+        ):
+            base = node.func.value
+            return (isinstance(base, ast.Name) and base.id in self.collections) or (
+                isinstance(base, ast.Dict) and _const_collection(base)
+            )
+        if isinstance(node, ast.Call) and func_name(node) in ("zip", "enumerate", "sorted", "reversed"):
+            return all(self._const_iter(a) or (isinstance(a, ast.Call) and func_name(a) == "range")
+                       for a in node.args)
+        return False
+
+    # ---- statements ------------------------------------------------------------------------
+    def run(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.statement(stmt)
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for dec in stmt.decorator_list:
+                self.scan(dec)
+            inner = _Scope(self.facts, dict(self.env), self.collections)
+            for arg in _all_args(stmt.args):
+                inner.env[arg] = None
+                inner.collections.discard(arg)
+            inner.run(stmt.body)
+            return
+        if isinstance(stmt, ast.ClassDef):
+            _Scope(self.facts, dict(self.env), self.collections).run(stmt.body)
+            return
+        if isinstance(stmt, ast.Assign):
+            self.scan(stmt.value)
+            val = self.classify(stmt.value)
+            for target in stmt.targets:
+                self.bind(target, val, stmt.value)
+            return
+        if isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.scan(stmt.value)
+                self.bind(stmt.target, self.classify(stmt.value), stmt.value)
+            return
+        if isinstance(stmt, ast.AugAssign):
+            self.scan(stmt.value)
+            if isinstance(stmt.target, ast.Name) and isinstance(stmt.op, (ast.Add, ast.Mod)):
+                old = self.env.get(stmt.target.id)
+                new = self.classify(stmt.value)
+                if old is not None and old.is_str:
+                    if old.dynamic:
+                        pass
+                    elif new is not None and new.dynamic:
+                        self.env[stmt.target.id] = new
+                    elif new is None and not self.safe(stmt.value):
+                        self.env[stmt.target.id] = Val(True, "+=", stmt.lineno, old.sql)
+                    elif new is not None:
+                        self.env[stmt.target.id] = Val(False, sql=old.sql + new.sql)
+                elif new is not None and new.dynamic and stmt.target.id in self.env:
+                    self.env[stmt.target.id] = new
+            return
+        if isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self.scan(stmt.iter)
+            const = self._const_iter(stmt.iter)
+            for name in _target_names(stmt.target):
+                self.env[name] = CONST if const else None
+            self.branches([stmt.body, stmt.orelse], loop=True)
+            return
+        if isinstance(stmt, ast.While):
+            self.scan(stmt.test)
+            self.branches([stmt.body, stmt.orelse], loop=True)
+            return
+        if isinstance(stmt, ast.If):
+            self.scan(stmt.test)
+            self.branches([stmt.body, stmt.orelse])
+            return
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                self.scan(item.context_expr)
+                if item.optional_vars is not None:
+                    for name in _target_names(item.optional_vars):
+                        self.env[name] = None
+            self.run(stmt.body)
+            return
+        if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.branches([stmt.body + stmt.orelse] + [h.body for h in stmt.handlers], loop=False)
+            self.run(stmt.finalbody)
+            return
+        if isinstance(stmt, ast.Match):
+            self.scan(stmt.subject)
+            self.branches([c.body for c in stmt.cases] + [[]])
+            return
+        self.scan(stmt)
+
+    def branches(self, bodies: list[list[ast.stmt]], loop: bool = False) -> None:
+        """Run each branch from the current state; afterwards a name is dynamic if any branch made it so."""
+        start = dict(self.env)
+        results = []
+        for body in bodies:
+            self.env = dict(start)
+            self.run(body)
+            if loop:  # a second pass lets `sql += f"…"` later in the body reach a sink earlier in it
+                self.run(body)
+            results.append(self.env)
+        merged: dict[str, Val | None] = {}
+        for env in results:
+            for name, val in env.items():
+                if name in merged:
+                    merged[name] = self.merge_names(merged[name], val)
+                else:
+                    merged[name] = val
+        self.env = merged
+
+    @staticmethod
+    def merge_names(a: Val | None, b: Val | None) -> Val | None:
+        if a is not None and a.dynamic:
+            return a
+        if b is not None and b.dynamic:
+            return b
+        if a is None or b is None:
+            return None
+        return a
+
+    def bind(self, target: ast.AST, val: Val | None, value: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            self.env[target.id] = val
+            if isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and _const_collection(value):
+                self.collections.add(target.id)
+            else:
+                self.collections.discard(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+                for t, v in zip(target.elts, value.elts):
+                    self.bind(t, self.classify(v), v)
+            else:
+                for name in _target_names(target):
+                    self.env[name] = None
+                    self.collections.discard(name)
+
+    # ---- sinks -----------------------------------------------------------------------------
+    def scan(self, node: ast.AST) -> None:
+        """Look for sink calls inside one statement/expression (not into nested defs)."""
+        stack = [node]
+        while stack:
+            cur = stack.pop()
+            if isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.statement(cur)
+                continue
+            if isinstance(cur, ast.NamedExpr):
+                self.env[cur.target.id] = self.classify(cur.value)
+            if isinstance(cur, ast.Call):
+                self.sink(cur)
+            stack.extend(reversed(list(ast.iter_child_nodes(cur))))
+
+    def sink(self, call: ast.Call) -> None:
+        name = func_name(call)
+        receiver = dotted(call.func.value) if isinstance(call.func, ast.Attribute) else ""
+        if name in TEXT_SINKS or name in EXECUTE_SINKS:
+            arg = call.args[0] if call.args else _kw(call, "statement", "sql", "text", "operation", "sqltext")
+            if arg is None:
+                return
+            if isinstance(arg, ast.Call) and func_name(arg) in TEXT_SINKS:
+                return  # the inner text() reports
+            val = self.classify(arg)
+            if name in EXECUTE_SINKS and val is not None and val.is_str and isinstance(call.func, ast.Attribute):
+                self.facts.string_executes.append(
+                    StringExecute(receiver, call.lineno, call.col_offset + 1, call.end_lineno or 0, val.dynamic)
+                )
+            if val is None or not val.dynamic:
+                return
+            if name in EXECUTE_SINKS:
+                if not isinstance(call.func, ast.Attribute):
+                    return
+                if receiver != "op" and val.how != "literal_binds" and not SQL_WORDS.search(val.sql):
+                    return
+            sink = "op.execute" if receiver == "op" and name == "execute" else name
+            self.record(call, sink, val, arg, receiver)
+            return
+        if name in CLAUSE_SINKS and isinstance(call.func, ast.Attribute):
+            for arg in call.args:
+                val = self.classify(arg)
+                if val is not None and val.dynamic and val.is_str:
+                    self.record(call, name, val, arg, receiver)
+                    return
+
+    def record(self, call: ast.Call, sink: str, val: Val, arg: ast.AST, receiver: str) -> None:
+        via = arg.id if isinstance(arg, ast.Name) else ""
+        self.facts.sinks.append(
+            SqlSink(sink, call.lineno, call.col_offset + 1, call.end_lineno or 0, val.how, val.line, via, receiver)
+        )
+
+
+def _kw(call: ast.Call, *names: str) -> ast.AST | None:
+    for kw in call.keywords:
+        if kw.arg in names:
+            return kw.value
+    return None
+
+
+def _const_tail(node: ast.JoinedStr) -> str:
+    return "".join(str(p.value) for p in node.values if isinstance(p, ast.Constant))
+
+
+def _target_names(target: ast.AST) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for e in target.elts for n in _target_names(e)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return []
+
+
+def _all_args(args: ast.arguments) -> list[str]:
+    names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    if args.vararg:
+        names.append(args.vararg.arg)
+    if args.kwarg:
+        names.append(args.kwarg.arg)
+    return names
+
+
+def _const_collection(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(_const_collection(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is not None and _const_collection(k) for k in node.keys) and all(
+            _const_collection(v) for v in node.values
+        )
+    return False
+
+
+def _module_constants(tree: ast.Module) -> tuple[dict[str, Val], set[str]]:
+    """Module-level names assigned only constant strings (or constant collections)."""
+    consts: dict[str, Val] = {}
+    collections: set[str] = set()
+    spoiled: set[str] = set()
+    probe = _Scope(SqlFacts(), {}, set())
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if not isinstance(target, ast.Name):
+                    continue
+                name = target.id
+                probe.env = dict(consts)
+                probe.collections = collections
+                val = probe.classify(stmt.value)
+                if _const_collection(stmt.value) and not isinstance(stmt.value, ast.Constant):
+                    collections.add(name)
+                    consts[name] = CONST
+                elif val is not None and not val.dynamic and name not in spoiled:
+                    consts[name] = val
+                else:
+                    spoiled.add(name)
+                    consts.pop(name, None)
+                    collections.discard(name)
+    return consts, collections
+
+
+def extract(src: SourceFile) -> SqlFacts | None:
+    consts, collections = _module_constants(src.tree)
+    facts = SqlFacts()
+    _Scope(facts, consts, collections).run(src.tree.body)
+    if not facts.sinks and not facts.string_executes:
+        return None
+    facts.sinks = list({(s.line, s.col, s.sink): s for s in reversed(facts.sinks)}.values())[::-1]
+    facts.string_executes = list({(s.line, s.col): s for s in reversed(facts.string_executes)}.values())[::-1]
+    return facts

@@ -1,0 +1,172 @@
+"""DBA101: 1.x APIs — legacy in 2.0 (session.query, Query.get, bulk_*), removed (string execute,
+engine.execute, select([...]), MetaData(bind=)), or moved (sqlalchemy.ext.declarative)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterable
+
+from dbagents.check.facts.sql import KEY as SQL
+from dbagents.check.facts.sql import dotted, func_name
+from dbagents.check.rule import Example, ModuleContext, ModuleRule
+from dbagents.findings import Finding, Severity
+
+SA_IMPORT = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlmodel|flask_sqlalchemy|alembic)\b", re.MULTILINE)
+SESSIONISH = re.compile(r"(^|[._])(session|sess|db_session|dbsession)$|session$", re.IGNORECASE)
+CONNECTIONISH = re.compile(r"(^|[._])(conn|connection|bind|connectable|engine|db)$|(session|connection|engine)$",
+                           re.IGNORECASE)
+ENGINEISH = re.compile(r"(^|[._])(engine|async_engine|sync_engine)$|engine$", re.IGNORECASE)
+BULK_LEGACY = {"bulk_insert_mappings", "bulk_save_objects", "bulk_update_mappings"}
+MOVED_NAMES = {"declarative_base", "declared_attr", "as_declarative", "DeclarativeMeta", "has_inherited_table",
+               "synonym_for", "comparable_using", "instrument_declarative"}
+
+
+class LegacySqlalchemyApi(ModuleRule):
+    id = "DBA101"
+    name = "legacy-sqlalchemy-api"
+    groups = ("models",)
+    severity = Severity.WARNING
+    summary = "SQLAlchemy 1.x API: legacy in 2.0 (info), moved (warning) or removed in 2.0 (error)."
+    hint = "use the 2.0 style: select() + session.execute()/scalars(), session.get(), text() for raw SQL"
+    triggers = ("query(", ".get(", "bulk_", "execute(", "select([", "MetaData(", "ext.declarative")
+    doc = """
+## What it does
+Finds SQLAlchemy 1.x APIs, with a severity per finding:
+
+| Finding | Severity | 2.0 replacement |
+|---|---|---|
+| `session.query(Model)` | info (legacy, still runs) | `session.scalars(select(Model))` |
+| `Query.get(pk)` / `Model.query.get(pk)` | info (legacy) | `session.get(Model, pk)` |
+| `bulk_insert_mappings` / `bulk_update_mappings` / `bulk_save_objects` | info (legacy) | `session.execute(insert(Model), rows)` / `update(Model)` with a list of dicts |
+| `from sqlalchemy.ext.declarative import declarative_base` (and other moved names) | warning (moved, deprecated) | `sqlalchemy.orm` |
+| `session.execute("SELECT …")` / `conn.execute("…")` with a plain string | error (removed) | `execute(text("…"))` |
+| `engine.execute(...)` | error (removed) | `with engine.begin() as conn: conn.execute(...)` |
+| `select([a, b])` | error (removed) | `select(a, b)` |
+| `MetaData(bind=engine)` | error (removed) | pass the engine/connection to `create_all()` / `execute()` |
+
+Only files that import SQLAlchemy, SQLModel, Flask-SQLAlchemy or Alembic are checked. DB-API cursors
+(`cursor.execute("…")`) and Alembic's `op.execute("…")` accept plain strings and are not reported.
+
+## Why is this bad
+Removed APIs raise on SQLAlchemy 2.x (`ObjectNotExecutableError`, `AttributeError`, `ArgumentError`), usually
+only on the code path that is rarely tested. Legacy APIs still work but are not where new features, typing and
+documentation go; moved names emit `MovedIn20Warning` and will disappear.
+
+## Example
+```python
+users = session.query(User).filter(User.active).all()
+user = session.query(User).get(user_id)
+session.execute("DELETE FROM audit WHERE ts < now() - interval '1 year'")
+stmt = select([User.id, User.name])
+```
+
+## Fix
+```python
+users = session.scalars(select(User).where(User.active)).all()
+user = session.get(User, user_id)
+session.execute(text("DELETE FROM audit WHERE ts < now() - interval '1 year'"))
+stmt = select(User.id, User.name)
+```
+"""
+    valid = [
+        Example("from sqlalchemy import select, text\n\nusers = session.scalars(select(User)).all()\n"
+                "user = session.get(User, 1)\nsession.execute(text('SELECT 1'))\n"),
+        Example("import sqlite3\n\ncur = conn.cursor()\ncur.execute('SELECT 1')\n"),
+        Example("from alembic import op\n\ndef upgrade():\n    op.execute('UPDATE t SET x = 1')\n",
+                path="versions/0001_x.py"),
+        Example("from sqlalchemy.ext.declarative import DeferredReflection, AbstractConcreteBase\n"),
+        Example("d = {}\nvalue = d.get('x')\nrows = api.query('x')\n", note="no SQLAlchemy import"),
+    ]
+    invalid = [
+        Example("from sqlalchemy.orm import Session\n\nusers = session.query(User).all()\n", lines=(3,)),
+        Example("from sqlalchemy.orm import Session\n\nuser = db.session.query(User).get(5)\n", lines=(3,)),
+        Example("from flask_sqlalchemy import SQLAlchemy\n\nuser = User.query.get(5)\n", lines=(3,)),
+        Example("import sqlalchemy as sa\n\nwith engine.connect() as conn:\n    conn.execute('SELECT 1')\n",
+                lines=(4,)),
+        Example("import sqlalchemy as sa\n\nengine.execute(sa.text('SELECT 1'))\n", lines=(3,)),
+        Example("from sqlalchemy import select\n\nstmt = select([User.id])\n", lines=(3,)),
+        Example("from sqlalchemy import MetaData\n\nmetadata = MetaData(bind=engine)\n", lines=(3,)),
+        Example("from sqlalchemy.ext.declarative import declarative_base\n", lines=(1,)),
+        Example("from sqlalchemy.orm import Session\n\nsession.bulk_insert_mappings(User, rows)\n", lines=(3,)),
+    ]
+
+    def check(self, ctx: ModuleContext) -> Iterable[Finding]:
+        if not SA_IMPORT.search(ctx.src.text):
+            return
+        facts = ctx.facts.get(SQL)
+        string_exec_lines = set()
+        if facts is not None:
+            for ex in facts.string_executes:
+                recv = ex.receiver
+                if not recv or recv == "op" or "cursor" in recv.lower() or recv.lower() in ("cur", "c", "self"):
+                    continue
+                if not CONNECTIONISH.search(recv.replace("()", "")):
+                    continue
+                string_exec_lines.add(ex.line)
+                yield self._f(ctx, ex.line, ex.col, Severity.ERROR,
+                              f"{recv}.execute() with a plain SQL string was removed in SQLAlchemy 2.0",
+                              "wrap the SQL in text(): execute(text(\"…\"), {\"param\": value})", ex.end_line)
+        nodes = list(ast.walk(ctx.tree))
+        # `session.query(M).get(x)` is reported once, as Query.get()
+        self._get_receivers = {
+            id(n.func.value) for n in nodes
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and len(n.args) == 1
+        }
+        for node in nodes:
+            if isinstance(node, ast.ImportFrom):
+                yield from self._import(ctx, node)
+            elif isinstance(node, ast.Call):
+                yield from self._call(ctx, node, string_exec_lines)
+
+    def _f(self, ctx, line, col, severity, msg, hint, end_line=0) -> Finding:
+        return self.finding(ctx.relpath, line, col, msg, hint=hint, end_line=end_line).with_severity(severity)
+
+    def _import(self, ctx, node: ast.ImportFrom) -> Iterable[Finding]:
+        if node.module != "sqlalchemy.ext.declarative":
+            return
+        moved = [a.name for a in node.names if a.name in MOVED_NAMES]
+        if moved:
+            yield self._f(ctx, node.lineno, node.col_offset + 1, Severity.WARNING,
+                          f"sqlalchemy.ext.declarative.{moved[0]} moved to sqlalchemy.orm in 2.0 (MovedIn20Warning)",
+                          f"from sqlalchemy.orm import {', '.join(moved)}", node.end_lineno or 0)
+
+    def _call(self, ctx, node: ast.Call, string_exec_lines: set[int]) -> Iterable[Finding]:
+        name = func_name(node)
+        func = node.func
+        line, col, end = node.lineno, node.col_offset + 1, node.end_lineno or 0
+        recv = dotted(func.value) if isinstance(func, ast.Attribute) else ""
+        if name == "query" and isinstance(func, ast.Attribute) and node.args and SESSIONISH.search(recv):
+            if id(node) not in self._get_receivers:
+                yield self._f(ctx, line, col, Severity.INFO, f"{recv}.query() is the legacy Query API",
+                              "use session.scalars(select(Model).where(...)) / session.execute(select(...))", end)
+        elif name == "get" and isinstance(func, ast.Attribute) and len(node.args) == 1 and not node.keywords:
+            base = func.value
+            is_query = (isinstance(base, ast.Call) and func_name(base) == "query" and isinstance(base.func, ast.Attribute)
+                        and SESSIONISH.search(dotted(base.func.value)))
+            is_model_query = isinstance(base, ast.Attribute) and base.attr == "query" and isinstance(
+                base.value, ast.Name) and base.value.id[:1].isupper()
+            if is_query or is_model_query:
+                target = dotted(base.args[0]) if is_query and base.args else dotted(base.value)
+                yield self._f(ctx, line, col, Severity.INFO, "Query.get() is legacy",
+                              f"use session.get({target or 'Model'}, pk)", end)
+        elif name in BULK_LEGACY and isinstance(func, ast.Attribute):
+            yield self._f(ctx, line, col, Severity.INFO, f"Session.{name}() is a legacy bulk API",
+                          "use session.execute(insert(Model), list_of_dicts) or update(Model) with a list of dicts",
+                          end)
+        elif name == "execute" and isinstance(func, ast.Attribute) and ENGINEISH.search(recv) and line not in string_exec_lines:
+            if not recv.endswith("()"):
+                yield self._f(ctx, line, col, Severity.ERROR, f"{recv}.execute() (Engine.execute) was removed in 2.0",
+                              "with engine.begin() as conn: conn.execute(stmt)", end)
+        elif name == "select" and node.args and isinstance(node.args[0], (ast.List, ast.ListComp)) and (
+            isinstance(func, ast.Name) or recv in ("sa", "sqlalchemy", "sql", "expression", "sqlalchemy.sql")
+        ):
+            yield self._f(ctx, line, col, Severity.ERROR, "select([...]) with a list was removed in 2.0",
+                          "pass the columns positionally: select(a, b)", end)
+        elif name == "MetaData" and (
+            any(kw.arg == "bind" for kw in node.keywords)
+            or (node.args and isinstance(node.args[0], ast.Name) and "engine" in node.args[0].id.lower())
+        ):
+            yield self._f(ctx, line, col, Severity.ERROR, "MetaData(bind=...) was removed in 2.0",
+                          "pass the engine/connection where it is used: metadata.create_all(engine)", end)
+
