@@ -136,3 +136,15 @@ def test_scope_user_with_path_is_a_usage_error(project):
     res = dbagents("install", "--scope", "user", "--path", root, cwd=root, home=home)
     _one_line_error(res, "--path")
     assert snapshot(root) == {} and snapshot(home) == {}
+
+
+def test_claude_folder_itself_may_be_a_symlink(project, tmp_path):
+    root, home = project
+    dotfiles = tmp_path / "dotfiles-claude"
+    dotfiles.mkdir()
+    (root / ".claude").symlink_to(dotfiles, target_is_directory=True)
+    res = dbagents("install", cwd=root, home=home)
+    assert res.returncode == 0, res.stderr
+    assert (dotfiles / "agents" / "db-expert.md").is_file() and (dotfiles / ".dbagents.json").is_file()
+    assert dbagents("uninstall", cwd=root, home=home).returncode == 0
+    assert (root / ".claude").is_symlink()  # the user's link itself is never removed
