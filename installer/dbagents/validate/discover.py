@@ -57,6 +57,7 @@ class _Collector:
     def __init__(self) -> None:
         self.found = Discovery()
         self.seen: set[Path] = set()
+        self.done_roots: set[Path] = set()  # scope roots already handled, so a walk does not redo them
 
     def add(self, path: Path, kind: str, scope: Scope, command_name: str = "") -> None:
         key = path.resolve()
@@ -87,6 +88,8 @@ class _Collector:
 
     # --- scopes ---------------------------------------------------------------------------------
     def claude_folder(self, folder: Path) -> None:
+        if not self._first_visit(folder):
+            return
         named = folder.name == ".claude"
         scope = Scope("claude", folder, folder.parent if named else None, folder)
         self.found.scopes.append(scope)
@@ -97,7 +100,16 @@ class _Collector:
         if (folder / "skills").is_dir():
             self.add_skills(folder / "skills", scope)
 
+    def _first_visit(self, folder: Path) -> bool:
+        key = folder.resolve()
+        if key in self.done_roots:
+            return False
+        self.done_roots.add(key)
+        return True
+
     def plugin(self, root: Path) -> None:
+        if not self._first_visit(root):
+            return
         manifest_path = root / ".claude-plugin" / "plugin.json"
         manifest = _read_json_quietly(manifest_path)
         name = manifest.get("name") if isinstance(manifest, dict) and isinstance(manifest.get("name"), str) else root.name
@@ -117,7 +129,9 @@ class _Collector:
                 target = (root / rel).resolve()
                 if not _inside(target, root.resolve()):
                     continue
-                if target.is_dir():
+                if key == "skills" and (target / "SKILL.md").is_file():
+                    self.add(target / "SKILL.md", SKILL, scope, target.name)
+                elif target.is_dir():
                     adder(target, scope)
                 elif target.is_file() and target.suffix == ".md":
                     kind = {"agents": AGENT, "commands": COMMAND, "skills": SKILL}[key]
@@ -145,18 +159,20 @@ class _Collector:
             self.marketplace(folder)
             if (plugin_dir / "plugin.json").is_file():
                 self.plugin(folder)
+            self.walk(folder)  # components the marketplace does not list are still files someone may install
             return
-        if plugin_dir.is_dir():
+        if (plugin_dir / "plugin.json").is_file():
             self.plugin(folder)
             return
-        if folder.name == ".claude" or (
-            not (folder / ".claude").is_dir() and any((folder / k).is_dir() for k in ("agents", "commands", "skills"))
+        has_components = any((folder / k).is_dir() for k in ("agents", "commands", "skills"))
+        if plugin_dir.is_dir() and has_components:
+            self.plugin(folder)  # a plugin without manifest: default folders only
+        elif folder.name == ".claude" or (
+            not plugin_dir.is_dir() and not (folder / ".claude").is_dir() and has_components
             and not _has_nested_scopes(folder)
         ):
             self.claude_folder(folder)
             return
-        if (folder / ".claude").is_dir():
-            self.claude_folder(folder / ".claude")
         self.walk(folder)
 
     def walk(self, folder: Path) -> None:
@@ -164,6 +180,9 @@ class _Collector:
         loose: dict[Path, Scope] = {}
         for dirpath, dirnames, filenames in os.walk(folder):
             here = Path(dirpath)
+            if here != folder and here.resolve() in self.done_roots:
+                dirnames[:] = []
+                continue
             if here != folder and (here / ".claude-plugin").is_dir():
                 self.directory(here)
                 dirnames[:] = []

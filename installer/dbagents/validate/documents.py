@@ -89,6 +89,8 @@ def _no_frontmatter(doc: Document, text: str, is_agent: bool) -> None:
                 + (" and skips the agent" if is_agent else ""), Severity.ERROR, line, 1,
                 hint="remove what comes before the opening `---`")
         return
+    if is_agent and doc.item.path.name.lower() in ("readme.md", "changelog.md", "license.md"):
+        return  # a folder's documentation, not an agent someone meant to load
     if is_agent:
         if text.startswith("---"):
             doc.add("CC001", "frontmatter is never closed by a `---` line; Claude Code skips the agent", Severity.ERROR,

@@ -149,7 +149,7 @@ def _set_checks(found: Discovery, docs: list[Document], root: Path) -> list[Find
     out: list[Finding] = []
     by_name: dict[tuple[int, str], list[Document]] = {}
     for doc in docs:
-        if doc.item.kind != AGENT or doc.fields_lost:
+        if doc.item.kind != AGENT or doc.fields_lost or doc.item.scope.kind == "loose":
             continue
         name = doc.data.get("name")
         if not isinstance(name, str) or not name.strip():

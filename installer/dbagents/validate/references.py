@@ -17,7 +17,7 @@ BUILTIN_COMMANDS = frozenset(
     rename reset resume review rewind sandbox scroll-speed security-review session setup-bedrock setup-vertex skills
     simplify batch debug claude-api stats status statusline stickers stop tasks team-onboarding teleport
     terminal-setup theme todos tui ultraplan ultrareview update upgrade usage usage-credits version vim voice
-    web-setup wellbeing workflows new checkpoint""".split()
+    web-setup wellbeing workflows new checkpoint schedule""".split()
 )
 _FENCE_RE = re.compile(r"^\s{0,3}(```+|~~~+)")
 _CLAUDE_REF_RE = re.compile(r"(?<![\w.~/}$-])\.claude/([A-Za-z0-9_./-]*[A-Za-z0-9_/-])?")
@@ -29,6 +29,14 @@ _AT_REF_RE = re.compile(r"(?:(?<=\s)|^|(?<=\())@((?:\.{1,2}/|~/|/)?[A-Za-z0-9_.-
 _CODE_SPAN_RE = re.compile(r"`+[^`]*`+")
 _SLASH_RE = re.compile(r"^/([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*)(?=$|\s)")
 _GLOB_CHARS = set("*{<[$")
+_NOT_COMMAND_CONTEXT_RE = re.compile(
+    r"\b(?:endpoints?|urls?|routes?|https?|api|paths?|GET|POST|PUT|PATCH|DELETE|HEAD|curl|directory|folder|dir|"
+    r"mount|redirects?|pages?|comment|imports?|\w+\.md)\b", re.I)
+_COMMAND_CONTEXT_RE = re.compile(r"\b(?:run|use|invoke|type|call|execute|slash|command|skill|then)\b", re.I)
+_LIST_MARKER_RE = re.compile(r"^[\s>]*(?:[-*+]|\d+[.)])?\s*")
+_PLACEHOLDERS = frozenset({"command", "command-name", "my-command", "your-command", "name", "skill-name", "plugin-name",
+                           "cmd", "foo", "bar", "example", "my-skill", "x"})
+_PATH_ROOTS = frozenset("tmp etc usr var dev home opt bin sbin lib proc sys mnt root srv users volumes app src".split())
 
 
 def _lines_outside_fences(body: str):
@@ -70,7 +78,7 @@ def check_references(doc: Document, command_names: frozenset) -> None:
             for match in _CLAUDE_REF_RE.finditer(line):
                 if match.group(1) and not _followed_by_glob(line, match.end()):
                     mentions.append((match, scope.claude_dir / match.group(1).rstrip(".")))
-        for match in _HOME_REF_RE.finditer(line):
+        for match in _HOME_REF_RE.finditer(line) if scope.kind == "claude" else ():
             if match.group(1) and not _followed_by_glob(line, match.end()):
                 mentions.append((match, home / ".claude" / match.group(1).rstrip(".")))
         if scope.kind == "plugin":
@@ -116,7 +124,7 @@ def _show(target: Path, home: Path) -> str:
 def _slash_mentions(doc: Document, line: str, number: int, command_names: frozenset) -> None:
     """`/name` as the first word of a line or of an inline code span is an instruction to run a command."""
     candidates = []
-    stripped = line.lstrip(" \t>-*+0123456789.")
+    stripped = _LIST_MARKER_RE.sub("", line, count=1)
     match = _SLASH_RE.match(stripped)
     if match:
         candidates.append((match.group(1), len(line) - len(stripped) + 1))
@@ -125,7 +133,14 @@ def _slash_mentions(doc: Document, line: str, number: int, command_names: frozen
         match = _SLASH_RE.match(inner)
         if match:
             candidates.append((match.group(1), span.start() + 2))
+    if candidates and _NOT_COMMAND_CONTEXT_RE.search(line):
+        return
+    commandish = bool(_COMMAND_CONTEXT_RE.search(line))
     for name, col in candidates:
+        if name in _PLACEHOLDERS or name.split(":")[0] in _PATH_ROOTS:
+            continue
+        if not commandish and "-" not in name and ":" not in name:
+            continue
         base = name.split(":")[-1]
         if name in command_names or base in command_names or name in BUILTIN_COMMANDS:
             continue

@@ -12,7 +12,9 @@ CURRENT_TOOLS = frozenset(
     "CronCreate CronDelete CronList ScheduleWakeup TaskCreate TaskGet TaskUpdate TaskList SendMessage "
     "ListMcpResourcesTool ReadMcpResourceTool ReadMcpResourceDirTool StructuredOutput WaitForMcpServers".split()
 )
-FEATURE_GATED_TOOLS = frozenset("Workflow REPL Artifact RemoteTrigger PushNotification SendUserMessage ListAgents".split())
+FEATURE_GATED_TOOLS = frozenset(
+    "Workflow REPL Artifact RemoteTrigger PushNotification SendUserMessage ListAgents TeamCreate TeamDelete".split()
+)
 RENAMED_TOOLS = {
     "Task": "Agent",
     "KillShell": "TaskStop",
