@@ -1,0 +1,289 @@
+"""The N+1 pytest plugin with pytester: modes, options, inertness, xdist, reports; plus its pure helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from test_nplusone_support import CONFTEST, INSTALLER, MODELS, sa20_python
+
+pytest_plugins = ["pytester"]
+
+N_PLUS_ONE = '''
+from sqlalchemy import select, text
+from scn_models import User
+
+
+def test_n_plus_one(session):
+    for user in session.scalars(select(User)):
+        user.posts
+
+
+def test_repeats(session):
+    for user_id in range(1, 4):
+        session.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user_id})
+
+
+def test_clean(session):
+    session.scalars(select(User)).all()
+'''
+
+
+@pytest.fixture
+def project(pytester, monkeypatch):
+    """A user project (models + fixtures) on a SQLite file; the checkout's code on PYTHONPATH."""
+    pytester.makepyfile(scn_models=MODELS, conftest=CONFTEST)
+    db = pytester.path / "app.sqlite"
+    monkeypatch.setenv("SCN_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("SCN_AURL", f"sqlite+aiosqlite:///{db}")
+    monkeypatch.setenv("PYTHONPATH", str(INSTALLER))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    return pytester
+
+
+def run(pytester, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+
+def test_registered_through_pytest11_entry_point():
+    from importlib.metadata import entry_points
+
+    names = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert names.get("dbagents") == "dbagents.pytest_plugin.plugin"
+
+
+def test_inert_when_off_imports_no_sqlalchemy(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(INSTALLER))
+    pytester.makepyfile(
+        test_inert='''
+        import sys
+
+        def test_nothing_loaded(request):
+            manager = request.config.pluginmanager
+            assert manager.get_plugin("dbagents") is not None          # the entry point is loaded
+            assert manager.get_plugin("dbagents-nplusone") is None     # ...but nothing is active
+            assert "sqlalchemy" not in sys.modules
+            assert "dbagents.pytest_plugin.runtime" not in sys.modules
+            assert "dbagents.pytest_plugin.recorder" not in sys.modules
+        '''
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert "dbagents N+1 summary" not in result.stdout.str()
+
+
+def test_warn_mode_reports_without_failing(project):
+    project.makepyfile(test_app=N_PLUS_ONE)
+    result = run(project, "--dbagents-nplusone=warn")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*dbagents N+1 summary (mode warn)*",
+            "DBA401*warning*test_app.py:7*N+1: User.posts lazy-loaded for 3 instances of one query result*",
+        ]
+    )
+    assert "DBA402" not in result.stdout.str()  # 3 repeats < default threshold 5
+
+
+def test_fail_mode_fails_the_test_with_file_and_line(project):
+    project.makepyfile(test_app=N_PLUS_ONE)
+    result = run(project, "--dbagents-nplusone=fail", "--dbagents-repeat-threshold=3")
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    assert "DBA401 N+1: User.posts lazy-loaded for 3 instances of one query result  at " in out
+    assert "test_app.py:7" in out
+    assert "DBA402 statement executed 3 times: SELECT name FROM users WHERE id = ?" in out
+    assert result.ret == 1
+
+
+def test_ini_mode_threshold_zero_and_allowlist(project):
+    project.makeini(
+        "[pytest]\ndbagents_nplusone = fail\ndbagents_repeat_threshold = 0\ndbagents_nplusone_allow =\n    User.po*\n"
+    )
+    project.makepyfile(test_app=N_PLUS_ONE)
+    result = run(project)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*no N+1 queries, repeated statements or exceeded budgets found*"])
+
+
+def test_bad_ini_values_are_usage_errors(project):
+    project.makeini("[pytest]\ndbagents_nplusone = loud\n")
+    project.makepyfile(test_app=N_PLUS_ONE)
+    result = run(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*dbagents_nplusone = 'loud' in the ini file; use off, warn or fail*"])
+    project.makeini("[pytest]\ndbagents_nplusone = warn\ndbagents_repeat_threshold = many\n")
+    result = run(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*dbagents_repeat_threshold = 'many'*use a whole number*"])
+
+
+def test_budget_marker_works_in_off_mode_without_nplusone(project):
+    project.makepyfile(
+        test_budget='''
+        import pytest
+        from sqlalchemy import select
+        from scn_models import Post, User
+
+
+        @pytest.mark.dbagents_max_queries(2)
+        def test_over_budget(session):
+            for user in session.scalars(select(User)):
+                user.posts
+
+
+        @pytest.mark.dbagents_max_queries(5)
+        def test_within_budget(session):
+            session.scalars(select(Post)).all()
+
+
+        @pytest.mark.dbagents_max_queries("five")
+        def test_bad_budget(session):
+            pass
+        '''
+    )
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    assert "DBA403 4 SQL statements, budget is 2 (dbagents_max_queries)" in out
+    assert "4. SELECT posts.id, posts.user_id FROM posts WHERE ? = posts.user_id" in out
+    assert "dbagents_max_queries needs one non-negative integer, got 'five'" in out
+    assert "DBA401" not in out  # N+1 detection itself stays off
+
+
+def test_fixture_queries_do_not_count_against_the_budget(project):
+    project.makepyfile(
+        test_budget='''
+        import pytest
+        from sqlalchemy import select
+        from scn_models import User
+
+
+        @pytest.fixture
+        def busy(session):
+            for _ in range(10):
+                session.scalars(select(User)).all()
+            return session
+
+
+        @pytest.mark.dbagents_max_queries(1)
+        def test_one_query(busy):
+            busy.scalars(select(User)).all()
+        '''
+    )
+    run(project).assert_outcomes(passed=1)
+
+
+def test_xdist_merges_worker_results(project):
+    tests = {}
+    for index in range(4):
+        tests[f"test_w{index}"] = N_PLUS_ONE.replace("def test_", f"def test_{index}_")
+    project.makepyfile(**tests)
+    # one SQLite file per worker: the session fixture rebuilds the schema
+    project.makepyfile(
+        conftest=CONFTEST.replace(
+            'URL = os.environ["SCN_URL"]',
+            'URL = os.environ["SCN_URL"] + "." + os.environ.get("PYTEST_XDIST_WORKER", "main")',
+        )
+    )
+    result = run(project, "-n", "2", "--dbagents-nplusone=warn", "--dbagents-report=out.json")
+    result.assert_outcomes(passed=12)
+    report = json.loads((project.path / "out.json").read_text())
+    places = sorted((f["rule"], f["path"]) for f in report["findings"])
+    assert places == [("DBA401", f"test_w{i}.py") for i in range(4)], report
+    assert result.stdout.str().count("lazy-loaded for 3 instances") == 4
+
+
+def test_sarif_report(project):
+    project.makepyfile(test_app=N_PLUS_ONE)
+    result = run(project, "--dbagents-nplusone=warn", "--dbagents-report=reports/n1.sarif")
+    result.assert_outcomes(passed=3)
+    sarif = json.loads((project.path / "reports" / "n1.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    run_ = sarif["runs"][0]
+    rules = {r["id"]: r for r in run_["tool"]["driver"]["rules"]}
+    assert set(rules) == {"DBA401", "DBA402", "DBA403", "DBA404"}
+    assert "## Fix" in rules["DBA401"]["help"]["markdown"]
+    [finding] = run_["results"]
+    assert finding["ruleId"] == "DBA401"
+    location = finding["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == "test_app.py"
+    assert location["physicalLocation"]["region"]["startLine"] == 7
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "User.posts"
+
+
+def test_sqlalchemy_20_fail_mode(project):
+    """The same plugin on SQLAlchemy 2.0.x (a cached venv); the scenarios module covers 2.0 in depth."""
+    project.makepyfile(test_app=N_PLUS_ONE)
+    python = sa20_python()
+    result = project.run(python, "-m", "pytest", "-p", "no:cacheprovider", "--dbagents-nplusone=fail")
+    result.assert_outcomes(passed=2, failed=1)
+    assert "DBA401 N+1: User.posts lazy-loaded for 3 instances" in result.stdout.str()
+    check = project.run(python, "-c", "import sqlalchemy; print(sqlalchemy.__version__)")
+    assert check.stdout.str().startswith("2.0.")
+
+
+# -- pure helpers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, normalized",
+    [
+        ("SELECT a\n  FROM t WHERE id = 5", "SELECT a FROM t WHERE id = ?"),
+        ("select * from t where a = 'x''y' and b=1.5", "select * from t where a = ? and b=?"),
+        ("SELECT a FROM t WHERE id IN (?, ?, ?)", "SELECT a FROM t WHERE id IN (...)"),
+        ("SELECT a FROM t WHERE id IN (%(id_1_1)s::INTEGER, %(id_1_2)s::INTEGER)", "SELECT a FROM t WHERE id IN (...)"),
+        ("SELECT a FROM t WHERE id = ANY(ARRAY[1, 2])", "SELECT a FROM t WHERE id = ANY(ARRAY[...])"),
+        ("INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)", "INSERT INTO t (a, b) VALUES (?, ?), ..."),
+        ("SELECT t1.a::text FROM t1 WHERE x = :x -- note", "SELECT t1.a::text FROM t1 WHERE x = ?"),
+        ("SELECT $1, %s", "SELECT ?, ?"),
+    ],
+)
+def test_normalize_sql(raw, normalized):
+    from dbagents.pytest_plugin.sqlnorm import normalize_sql
+
+    assert normalize_sql(raw) == normalized
+
+
+def test_transaction_control_is_not_a_query():
+    from dbagents.pytest_plugin.sqlnorm import is_transaction_control
+
+    assert is_transaction_control("SAVEPOINT sa_savepoint_1")
+    assert is_transaction_control("  release savepoint x")
+    assert not is_transaction_control("SELECT 1")
+
+
+def test_allow_nplusone_nests_and_resets_on_error():
+    from dbagents.pytest_plugin import allow, allow_nplusone
+
+    assert not allow.allowed()
+    with pytest.raises(RuntimeError):
+        with allow_nplusone():
+            with allow_nplusone():
+                assert allow.allowed()
+            assert allow.allowed()
+            raise RuntimeError
+    assert not allow.allowed()
+
+
+def test_runtime_rules_are_fully_documented():
+    from dbagents.pytest_plugin.rules import RUNTIME_RULES
+
+    assert sorted(RUNTIME_RULES) == ["DBA401", "DBA402", "DBA403", "DBA404"]
+    for rule_id, info in RUNTIME_RULES.items():
+        assert info.id == rule_id and info.name and info.summary
+        for heading in ("## What it does", "## Why is this bad?", "## Example", "## Fix"):
+            assert heading in info.help, (rule_id, heading)
+
+
+def test_user_frame_skips_library_frames():
+    from dbagents.pytest_plugin.frames import FrameFilter
+
+    frames = FrameFilter()
+    assert frames.is_library(json.__file__)
+    assert frames.is_library(pytest.__file__)
+    assert not frames.is_library(__file__)
+    filename, line = frames.user_site(sys._getframe())
+    assert filename == __file__ and line > 0
