@@ -80,6 +80,9 @@ def load_manifest(path: Path) -> Manifest:
         check_relpath(relpath, str(path))
         if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
             raise InputError(f"entry {relpath!r} has no sha256; fix or delete the manifest", path=str(path))
+        pending = entry.get("pending_new")
+        if pending is not None and not (isinstance(pending, dict) and isinstance(pending.get("sha256"), str)):
+            raise InputError(f"entry {relpath!r} has a broken pending_new; fix or delete the manifest", path=str(path))
         files[relpath] = entry
     mcp = data.get("mcp") or {}
     if not isinstance(mcp, dict):
