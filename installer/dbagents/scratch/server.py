@@ -1,0 +1,297 @@
+"""A throwaway PostgreSQL server: embedded pgserver, or the local initdb/pg_ctl binaries.
+
+`start_scratch_server()` is a context manager; the server and its data directory are removed when it exits,
+also on Ctrl-C and SIGTERM/SIGHUP (turned into SystemExit while the server is up).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+from dbagents.errors import InputError
+
+HOW_TO_GET_ONE = (
+    "install the embedded server (pip install 'dbagents[scratch]', Python < 3.13), or PostgreSQL's server "
+    "binaries (Debian/Ubuntu: apt-get install postgresql postgresql-contrib; macOS: brew install postgresql) "
+    "so that initdb and pg_ctl are on PATH or under `pg_config --bindir`, or pass --scratch-url with an empty "
+    "database of your own"
+)
+SERVER_KINDS = ("auto", "pgserver", "local")
+
+
+@dataclass
+class ScratchServer:
+    """A running scratch server. `url(db)` gives a libpq URL (unix socket, user postgres, no password)."""
+
+    kind: str  # "pgserver" or "local"
+    socket_dir: Path
+    data_dir: Path
+    port: int = 5432
+    extension_dir: Path | None = None
+    _handle: object = field(default=None, repr=False)
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@/{dbname}?host={quote(str(self.socket_dir), safe='/')}&port={self.port}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def has_extension(self, name: str) -> bool | None:
+        """Whether the server ships `name` (None = unknown)."""
+        if self.extension_dir is None or not self.extension_dir.is_dir():
+            return None
+        return (self.extension_dir / f"{name}.control").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- discovery
+
+
+def pgserver_available() -> bool:
+    try:
+        import pgserver  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken install is as good as none
+        return False
+    return True
+
+
+def pgserver_extension_dir() -> Path | None:
+    try:
+        import pgserver
+    except Exception:  # noqa: BLE001
+        return None
+    return Path(pgserver.__file__).parent / "pginstall" / "share" / "postgresql" / "extension"
+
+
+def find_local_bindir() -> Path | None:
+    """Directory holding initdb and pg_ctl: PATH, then `pg_config --bindir`, then Debian's layout."""
+    initdb = shutil.which("initdb")
+    if initdb and shutil.which("pg_ctl"):
+        return Path(os.path.realpath(initdb)).parent
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out and (Path(out) / "initdb").is_file() and (Path(out) / "pg_ctl").is_file():
+            return Path(out)
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
+            return Path(candidate)
+    return None
+
+
+def local_extension_dir(bindir: Path) -> Path | None:
+    pg_config = bindir / "pg_config"
+    if pg_config.is_file():
+        try:
+            share = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            share = ""
+        if share.strip():
+            return Path(share.strip()) / "extension"
+    return None
+
+
+def choose_kind(kind: str = "auto", extensions: tuple[str, ...] = ()) -> str:
+    """'pgserver' or 'local'. auto = pgserver if importable (and it ships every needed extension), else local."""
+    if kind not in SERVER_KINDS:
+        raise InputError(f"unknown scratch server {kind!r}; use one of {', '.join(SERVER_KINDS)}")
+    has_pgserver = pgserver_available()
+    bindir = find_local_bindir()
+    if kind == "pgserver":
+        if not has_pgserver:
+            raise InputError("scratch server 'pgserver' is not installed: pip install 'dbagents[scratch]' (Python < 3.13)")
+        return kind
+    if kind == "local":
+        if bindir is None:
+            raise InputError(f"no local PostgreSQL binaries (initdb, pg_ctl) found; {HOW_TO_GET_ONE}")
+        return kind
+    if has_pgserver:
+        ext_dir = pgserver_extension_dir()
+        missing = [e for e in extensions if ext_dir and not (ext_dir / f"{e}.control").is_file()]
+        if missing and bindir is not None:
+            return "local"  # pgserver ships no contrib extensions; the local server may
+        return "pgserver"
+    if bindir is not None:
+        return "local"
+    raise InputError(f"no PostgreSQL server available for --scratch; {HOW_TO_GET_ONE}")
+
+
+# ---------------------------------------------------------------------------------------------- signals
+
+
+@contextmanager
+def _signals_raise_exit() -> Iterator[None]:
+    """While the server runs, SIGTERM/SIGHUP raise SystemExit so `finally` blocks remove it (Ctrl-C already does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# ---------------------------------------------------------------------------------------------- local binaries
+
+
+def _unprivileged_user():
+    """(uid, gid, name) to run initdb/postgres as when we are root; PostgreSQL refuses to run as root."""
+    import pwd
+
+    wanted = os.environ.get("DBAGENTS_SCRATCH_USER") or "nobody"
+    try:
+        entry = pwd.getpwnam(wanted)
+    except KeyError:
+        raise InputError(
+            f"running as root, and PostgreSQL refuses to run as root; there is no user {wanted!r} to run it as: "
+            "create one (useradd --system dbagents) and set DBAGENTS_SCRATCH_USER=dbagents, or run dbagents as a "
+            "normal user"
+        ) from None
+    return entry.pw_uid, entry.pw_gid, wanted
+
+
+def _run(cmd: list[str], *, as_user, cwd: Path, timeout: float, start_new_session: bool = False) -> None:
+    kwargs = {}
+    if as_user is not None:
+        kwargs.update(user=as_user[0], group=as_user[1], extra_groups=[])
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, start_new_session=start_new_session,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"LC_ALL": "C"}, **kwargs,
+    )
+    if proc.returncode != 0:
+        detail = " ".join((proc.stderr or proc.stdout).split())[-400:]
+        raise InputError(f"scratch PostgreSQL: {Path(cmd[0]).name} failed ({detail}); {HOW_TO_GET_ONE}")
+
+
+def _start_local(bindir: Path, data_dir: Path) -> ScratchServer:
+    as_user = None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        as_user = _unprivileged_user()
+        os.chown(data_dir, as_user[0], as_user[1])
+    data_dir.chmod(0o700)
+    pgdata = data_dir / "data"
+    _run([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+         as_user=as_user, cwd=data_dir, timeout=120)
+    options = (f"-k {shlex.quote(str(data_dir))} -c listen_addresses='' -F -c full_page_writes=off "
+               "-c synchronous_commit=off -c max_connections=50")
+    _run([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(data_dir / "server.log"), "-w", "-t", "60",
+          "-o", options, "start"], as_user=as_user, cwd=data_dir, timeout=90, start_new_session=True)
+    return ScratchServer("local", data_dir, data_dir, extension_dir=local_extension_dir(bindir),
+                         _handle=(bindir, pgdata, as_user))
+
+
+def _stop_local(server: ScratchServer) -> None:
+    bindir, pgdata, as_user = server._handle
+    try:
+        _run([str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "-t", "20", "stop"],
+             as_user=as_user, cwd=server.data_dir, timeout=30)
+    except (InputError, OSError, subprocess.SubprocessError):
+        _kill_postmaster(pgdata)
+
+
+def _kill_postmaster(pgdata: Path) -> None:
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------- pgserver
+
+
+def _start_pgserver(data_dir: Path) -> ScratchServer:
+    import logging
+
+    import pgserver
+
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
+    pgdata = data_dir / "data"
+    try:
+        handle = pgserver.get_server(str(pgdata), cleanup_mode="delete")
+    except Exception as exc:  # noqa: BLE001 - pgserver raises assorted errors; one line is what users need
+        raise InputError(f"scratch PostgreSQL (pgserver) failed to start: {exc}; {HOW_TO_GET_ONE}") from None
+    info = handle.get_postmaster_info()
+    socket_dir = Path(info.socket_dir) if info.socket_dir else pgdata
+    return ScratchServer("pgserver", socket_dir, data_dir, port=info.port or 5432,
+                         extension_dir=pgserver_extension_dir(), _handle=handle)
+
+
+def _stop_pgserver(server: ScratchServer) -> None:
+    handle = server._handle
+    try:
+        handle.cleanup()
+    except Exception:  # noqa: BLE001 - fall back to killing it below
+        _kill_postmaster(server.data_dir / "data")
+
+
+# ---------------------------------------------------------------------------------------------- public
+
+
+@contextmanager
+def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = ()) -> Iterator[ScratchServer]:
+    """Start a temporary PostgreSQL server; always stop it and delete its data directory afterwards.
+
+    kind: "auto" (pgserver if importable, else local binaries), "pgserver" or "local". `extensions` named by
+    the migrations steer "auto" to the local binaries when pgserver lacks one of them.
+    """
+    chosen = choose_kind(kind, tuple(extensions))
+    data_dir = Path(tempfile.mkdtemp(prefix="dbagents-scratch-"))
+    server: ScratchServer | None = None
+    with _signals_raise_exit():
+        try:
+            if chosen == "pgserver":
+                server = _start_pgserver(data_dir)
+            else:
+                bindir = find_local_bindir()
+                assert bindir is not None  # choose_kind checked
+                server = _start_local(bindir, data_dir)
+            yield server
+        finally:
+            try:
+                if server is not None:
+                    (_stop_pgserver if server.kind == "pgserver" else _stop_local)(server)
+                elif chosen == "local":
+                    _kill_postmaster(data_dir / "data")
+            finally:
+                shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def describe(server: ScratchServer) -> str:
+    return f"{server.kind} server in {server.data_dir}"
+
+
+if __name__ == "__main__":  # pragma: no cover - manual check: python -m dbagents.scratch.server [kind]
+    import time
+
+    started = time.perf_counter()
+    with start_scratch_server(sys.argv[1] if len(sys.argv) > 1 else "auto") as srv:
+        print(f"{describe(srv)} up in {time.perf_counter() - started:.2f}s: {srv.url()}")
