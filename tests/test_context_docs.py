@@ -192,8 +192,8 @@ def test_block_convention_is_used_correctly():
         if "migration" in block.flags:
             ns = {}
             assert "def upgrade()" in block.code and "def downgrade()" in block.code, block.id
-    names = [b.attrs["setup"] for b in ALL_BLOCKS if "setup" in b.attrs]
-    assert len(names) == len(set(names)), "setup names must be unique"
+    names = [(b.doc, b.attrs["setup"]) for b in ALL_BLOCKS if "setup" in b.attrs]
+    assert len(names) == len(set(names)), "setup names must be unique within a doc"
 
 
 # ---------------------------------------------------------------- Python blocks
