@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,15 @@ def pg_server(tmp_path_factory):
         import pgserver
     except ImportError:  # pragma: no cover - Python 3.13 without a pgserver wheel
         pytest.skip("pgserver is not installed; install dbagents[dev]")
-    data = tmp_path_factory.mktemp("pgdata")
+    # Not under pytest's basetemp: its retention policy may delete old run folders while a server lives there,
+    # and pgserver (as root) must make every parent folder traversable for its unprivileged user.
+    data = Path(tempfile.mkdtemp(prefix="dbagents-pg-"))
     server = pgserver.get_server(str(data), cleanup_mode="delete")
-    yield _PG(server)
-    server.cleanup()
+    try:
+        yield _PG(server)
+    finally:
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 class _PG:
