@@ -1,0 +1,110 @@
+"""DBA105: a timestamp column the ORM creates as `timestamp without time zone`."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from dbagents.check.rule import Example, ProjectRule
+from dbagents.findings import Finding, Severity
+
+BASE = "from datetime import datetime\nfrom sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n"
+
+
+class NaiveDateTime(ProjectRule):
+    id = "DBA105"
+    name = "naive-datetime-column"
+    groups = ("models", "schema")
+    severity = Severity.WARNING
+    summary = "DateTime/TIMESTAMP column without timezone=True (timestamp without time zone)."
+    hint = "use DateTime(timezone=True), or map datetime to DateTime(timezone=True) in the base's type_annotation_map"
+    doc = """
+## What it does
+Finds mapped and Core columns whose type, as the ORM will see it, is `timestamp without time zone`:
+`DateTime`, `DateTime()`, `DateTime(False)`, `TIMESTAMP`, `postgresql.TIMESTAMP`, and `Mapped[datetime]`
+with no explicit type when the declarative base has no `type_annotation_map` entry for `datetime` (SQLAlchemy
+then uses a plain `DateTime()`). Type aliases (`Naive = DateTime()`), `Annotated[...]` aliases carrying a
+`mapped_column(...)` and `TypeDecorator` subclasses are followed to their `impl`; a naive alias or
+decorator is reported once, where it is defined. `DateTime(True)`, `TIMESTAMP(timezone=True)` and
+type maps such as `{datetime: DateTime(timezone=True)}` are not reported.
+
+## Why is this bad
+A naive timestamp stores wall-clock digits with no offset. Values written from servers or sessions in
+different time zones (or across a DST change) can no longer be compared or converted reliably, and
+Python hands back naive `datetime` objects that compare unequal to aware ones.
+
+## Example
+```python
+created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+```
+
+## Fix
+```python
+created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+# or once for the whole model:
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+```
+Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZONE 'UTC'`.
+"""
+    valid = [
+        Example(
+            BASE + "    type_annotation_map = {datetime: DateTime(timezone=True)}\n"
+            "class Event(Base):\n    __tablename__ = 'events'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    at: Mapped[datetime]\n"
+            "    seen: Mapped[datetime] = mapped_column(DateTime(True))\n"
+            "    done: Mapped[datetime] = mapped_column(postgresql.TIMESTAMP(timezone=True))\n",
+        ),
+        Example(
+            "from sqlalchemy.types import TypeDecorator\n"
+            "class UTCDateTime(TypeDecorator):\n    impl = DateTime(timezone=True)\n    cache_ok = True\n"
+            "TZ = DateTime(timezone=True)\n"
+            "events = Table('events', metadata, Column('id', Integer, primary_key=True),\n"
+            "    Column('at', UTCDateTime()), Column('seen', TZ))\n",
+        ),
+    ]
+    invalid = [
+        Example(
+            BASE + "    pass\n"
+            "class Event(Base):\n    __tablename__ = 'events'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    at: Mapped[datetime]\n"
+            "    seen: Mapped[datetime] = mapped_column(DateTime)\n"
+            "    done: Mapped[datetime] = mapped_column(sa.TIMESTAMP(timezone=False))\n",
+            lines=(8, 9, 10),
+        ),
+        Example(
+            "class NaiveUTC(TypeDecorator):\n    impl = DateTime\n"
+            "events = Table('events', metadata, Column('id', Integer, primary_key=True),\n"
+            "    Column('at', NaiveUTC()), Column('at2', NaiveUTC()))\n",
+            lines=(2,),
+            note="reported once, at the TypeDecorator's impl",
+        ),
+    ]
+
+    def check(self, project) -> Iterable[Finding]:
+        index = project.get("models")
+        at_origin: dict[tuple[str, int], list] = {}
+        for t, c in index.unique_columns():
+            if c.timezone is not False:
+                continue
+            if c.type_origin is not None and c.type_source in ("explicit", "annotated"):
+                at_origin.setdefault(c.type_origin, []).append((t, c))
+                continue
+            if c.type_source == "default":
+                msg = (f"{t.name}.{c.name}: Mapped[{c.python_type}] without an explicit type becomes DateTime() "
+                       "(timestamp without time zone); the base has no type_annotation_map entry for it")
+            elif c.type_source == "type_map":
+                msg = f"{t.name}.{c.name}: the type_annotation_map maps {c.python_type} to a naive DateTime"
+            else:
+                msg = f"{t.name}.{c.name}: {c.sql_type} without timezone=True is timestamp without time zone"
+            yield self.finding(c.relpath, c.line, c.col, msg, end_line=c.end_line, obj=f"{t.name}.{c.name}")
+        for (relpath, line), uses in at_origin.items():
+            t, c = uses[0]
+            more = f" (and {len(uses) - 1} more)" if len(uses) > 1 else ""
+            yield self.finding(
+                relpath, line, 1,
+                f"{c.type_via} is {c.sql_type} without timezone=True (timestamp without time zone); "
+                f"used by {t.name}.{c.name}{more}",
+                obj=f"{t.name}.{c.name}",
+            )

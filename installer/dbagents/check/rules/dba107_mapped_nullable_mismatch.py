@@ -1,0 +1,99 @@
+"""DBA107: the Mapped[] annotation and nullable= disagree."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from dbagents.check.rule import Example, ProjectRule
+from dbagents.findings import Finding, Severity
+
+HEAD = "from typing import Optional\nfrom sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\n"
+
+
+class MappedNullableMismatch(ProjectRule):
+    id = "DBA107"
+    name = "mapped-nullable-mismatch"
+    groups = ("models",)
+    severity = Severity.WARNING
+    summary = "Mapped[Optional[X]] with nullable=False, or Mapped[X] with nullable=True."
+    hint = "make the annotation and nullable= agree; drop nullable= and let Mapped[Optional[X]] / Mapped[X] decide"
+    doc = """
+## What it does
+Compares each `Mapped[...]` annotation with an explicit `nullable=` on its `mapped_column()` (also through
+`Annotated[...]` aliases and in mixins): `Mapped[Optional[X]]` / `Mapped[X | None]` with `nullable=False`,
+and `Mapped[X]` with `nullable=True`. A not-null column whose value is filled by the database or by a
+default (`server_default=`, `default=`, `Identity()`, `Computed()`, primary keys) may legitimately be
+`Optional` in Python before the flush, so that combination is not reported.
+
+## Why is this bad
+SQLAlchemy derives nullability from the annotation only when `nullable=` is absent. When both are given and
+disagree, the type checker and the database tell different stories: code reads a non-optional attribute
+that can be `None`, or handles `None` that can never be stored. Removing the explicit `nullable=` later
+makes Alembic autogenerate flip the column's NULL constraint.
+
+## Example
+```python
+nickname: Mapped[str] = mapped_column(String(50), nullable=True)
+email: Mapped[Optional[str]] = mapped_column(nullable=False)
+```
+
+## Fix
+```python
+nickname: Mapped[Optional[str]] = mapped_column(String(50))
+email: Mapped[str] = mapped_column()
+```
+"""
+    valid = [
+        Example(
+            HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[Optional[int]] = mapped_column(primary_key=True, nullable=False)\n"
+            "    nick: Mapped[Optional[str]] = mapped_column(nullable=True)\n"
+            "    email: Mapped[str] = mapped_column(nullable=False)\n"
+            "    created: Mapped[Optional[datetime]] = mapped_column(server_default=func.now(), nullable=False)\n"
+            "    legacy = Column(String, nullable=True)\n",
+        ),
+    ]
+    invalid = [
+        Example(
+            HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    nick: Mapped[str] = mapped_column(String(50), nullable=True)\n"
+            "    email: Mapped[str | None] = mapped_column(nullable=False)\n"
+            "    bio: Mapped['Optional[str]'] = mapped_column(Text, nullable=False)\n",
+            lines=(8, 9, 10),
+        ),
+        Example(
+            "from typing import Annotated, Optional\n"
+            "str_opt = Annotated[Optional[str], mapped_column(String(30))]\n",
+            path="types.py",
+            files={"models.py": HEAD + "from types import str_opt\n"
+                   "class Tag(Base):\n    __tablename__ = 'tags'\n"
+                   "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+                   "    label: Mapped[str_opt] = mapped_column(nullable=False)\n"},
+            note="reported in models.py, through an Annotated alias defined in another file",
+        ),
+    ]
+
+    def check(self, project) -> Iterable[Finding]:
+        index = project.get("models")
+        seen = set()
+        for cls in index.all_classes:
+            for c in cls.columns.values():
+                key = (c.relpath, c.line)
+                if key in seen or not c.mapped or c.nullable is None or c.optional is None:
+                    continue
+                seen.add(key)
+                if c.optional and c.nullable is False:
+                    if c.server_default or c.default or c.identity or c.computed or c.primary_key:
+                        continue
+                    yield self.finding(
+                        c.relpath, c.line, c.col,
+                        f"{cls.name}.{c.attr} is Mapped[Optional[...]] but nullable=False",
+                        end_line=c.end_line,
+                    )
+                elif not c.optional and c.nullable is True and not c.primary_key:
+                    yield self.finding(
+                        c.relpath, c.line, c.col,
+                        f"{cls.name}.{c.attr} is Mapped[{c.python_type or '...'}] (not Optional) but nullable=True",
+                        end_line=c.end_line,
+                    )
