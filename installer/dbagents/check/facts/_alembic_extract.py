@@ -1,0 +1,520 @@
+"""Read one revision script or env.py into plain facts (no AST nodes leave this module)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from dbagents.check.facts._alembic_model import (
+    Call,
+    EnvScript,
+    Expr,
+    Op,
+    Ref,
+    Revision,
+    SqlAction,
+    literal_name,
+)
+from dbagents.check.facts._alembic_sql import HOLE, actions
+
+# Positional parameter names of alembic.op.* and of batch_op.* (the batch form has no table argument).
+OP_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "add_column": ("table_name", "column"),
+    "drop_column": ("table_name", "column_name"),
+    "alter_column": ("table_name", "column_name"),
+    "create_index": ("index_name", "table_name", "columns"),
+    "drop_index": ("index_name", "table_name"),
+    "create_foreign_key": ("constraint_name", "source_table", "referent_table", "local_cols", "remote_cols"),
+    "create_check_constraint": ("constraint_name", "table_name", "condition"),
+    "create_unique_constraint": ("constraint_name", "table_name", "columns"),
+    "create_primary_key": ("constraint_name", "table_name", "columns"),
+    "create_exclude_constraint": ("constraint_name", "table_name"),
+    "drop_constraint": ("constraint_name", "table_name", "type_"),
+    "create_table": ("table_name",),
+    "drop_table": ("table_name",),
+    "rename_table": ("old_table_name", "new_table_name"),
+    "execute": ("sqltext",),
+    "bulk_insert": ("table", "rows"),
+    "create_table_comment": ("table_name", "comment"),
+    "drop_table_comment": ("table_name",),
+}
+BATCH_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "add_column": ("column",),
+    "drop_column": ("column_name",),
+    "alter_column": ("column_name",),
+    "create_index": ("index_name", "columns"),
+    "drop_index": ("index_name",),
+    "create_foreign_key": ("constraint_name", "referent_table", "local_cols", "remote_cols"),
+    "create_check_constraint": ("constraint_name", "condition"),
+    "create_unique_constraint": ("constraint_name", "columns"),
+    "create_primary_key": ("constraint_name", "columns"),
+    "create_exclude_constraint": ("constraint_name",),
+    "drop_constraint": ("constraint_name", "type_"),
+    "execute": ("sqltext",),
+    "create_table_comment": ("comment",),
+}
+TABLE_PARAM = ("table_name", "source_table", "old_table_name")
+NOT_OPS = {"get_bind", "get_context", "f", "batch_alter_table", "inline_literal", "implementation_for",
+           "register_operation", "invoke", "run_async"}
+SQL_WRAPPERS = {"text", "DDL", "literal_column"}
+TIMEOUT_WORDS = ("lock_timeout", "statement_timeout")
+
+
+def dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    if isinstance(node, ast.Call):  # op.get_bind().execute -> "op.get_bind().execute"
+        inner = dotted(node.func)
+        if inner:
+            parts.append(inner + "()")
+            return ".".join(reversed(parts))
+    return None
+
+
+def to_value(node: ast.AST, strings: dict[str, str] | None = None) -> Any:
+    """An expression as plain data: literals, lists, Call, Ref, or Expr (source-ish text)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return [to_value(e, strings) for e in node.elts]
+    if isinstance(node, ast.Call):
+        func = dotted(node.func) or "?"
+        args = [to_value(a, strings) for a in node.args if not isinstance(a, ast.Starred)]
+        kwargs = {k.arg: to_value(k.value, strings) for k in node.keywords if k.arg}
+        return Call(func, args, kwargs)
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        name = dotted(node)
+        if name and strings and name in strings:
+            return strings[name]
+        return Ref(name) if name else Expr(_unparse(node))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return -node.operand.value if isinstance(node.operand.value, (int, float)) else Expr(_unparse(node))
+    return Expr(_unparse(node))
+
+
+def _unparse(node: ast.AST) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse is total on parsed trees
+        text = type(node).__name__
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def sql_text(node: ast.AST, strings: dict[str, str]) -> str | None:
+    """The SQL a node spells, when it can be read: constants, f-strings / % / .format templates, text(...)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        out = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                out.append(str(part.value))
+            else:
+                inner = sql_text(part.value, strings) if isinstance(part, ast.FormattedValue) else None
+                out.append(inner if inner is not None and "\n" not in inner and len(inner) < 64 else HOLE)
+        return "".join(out)
+    if isinstance(node, ast.Name):
+        return strings.get(node.id)
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Mod):
+            return sql_text(node.left, strings)
+        if isinstance(node.op, ast.Add):
+            left, right = sql_text(node.left, strings), sql_text(node.right, strings)
+            if left is None and right is None:
+                return None
+            return (left if left is not None else HOLE) + (right if right is not None else HOLE)
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in SQL_WRAPPERS and node.args:
+            return sql_text(node.args[0], strings)
+        if name == "format" and isinstance(func, ast.Attribute):
+            return sql_text(func.value, strings)
+        if name in ("dedent", "strip") :
+            if node.args:
+                return sql_text(node.args[0], strings)
+            if isinstance(func, ast.Attribute):
+                return sql_text(func.value, strings)
+        if name in ("execution_options", "bindparams", "columns") and isinstance(func, ast.Attribute):
+            return sql_text(func.value, strings)
+    return None
+
+
+def _is_update_expression(node: ast.AST) -> bool:
+    """`sa.update(t)…`, `t.update().where(…)…`, `session.query(X)…update({...})` inside an execute argument."""
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        func = sub.func
+        if isinstance(func, ast.Name) and func.id == "update":
+            return True
+        if isinstance(func, ast.Attribute) and func.attr == "update":
+            base = dotted(func.value) or ""
+            if base in ("sa", "sqlalchemy", "sqlalchemy.sql", "sa.sql", "sqlalchemy.sql.expression"):
+                return True
+            if not sub.args and not sub.keywords:
+                return True
+    return False
+
+
+def _string_constants(body: list[ast.stmt]) -> dict[str, str]:
+    """Names assigned exactly one string (or f-string template) in `body`'s own statements."""
+    found: dict[str, str] = {}
+    clashes = set()
+    for stmt in body:
+        targets, value = [], None
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        for t in targets:
+            if isinstance(t, ast.Name):
+                text = sql_text(value, found) if value is not None else None
+                if text is None or t.id in found:
+                    clashes.add(t.id)
+                else:
+                    found[t.id] = text
+    for name in clashes:
+        found.pop(name, None)
+    return found
+
+
+def _dialect_of_test(test: ast.AST) -> tuple[str | None, str | None]:
+    """(dialect when true, dialect when false) for `if bind.dialect.name == "sqlite":` style guards."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return None, None
+    left_text = _unparse(test.left)
+    if "dialect" not in left_text and not left_text.endswith("engine.name") and "dialect_name" not in left_text:
+        return None, None
+    right = test.comparators[0]
+    names: list[str] = []
+    if isinstance(right, ast.Constant) and isinstance(right.value, str):
+        names = [right.value]
+    elif isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+        names = [e.value for e in right.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if not names:
+        return None, None
+    names = [n.lower() for n in names]
+    is_pg = any(n.startswith("postgres") for n in names)
+    op = test.ops[0]
+    positive = isinstance(op, (ast.Eq, ast.In, ast.Is))
+    negative = isinstance(op, (ast.NotEq, ast.NotIn, ast.IsNot))
+    match = "postgresql" if is_pg else "other"
+    miss = "other" if is_pg else None
+    if positive:
+        return match, miss
+    if negative:
+        return miss, match
+    return None, None
+
+
+class _Collector:
+    """Walk upgrade()/downgrade() (and module functions they call) in order, collecting operations."""
+
+    def __init__(self, module: ast.Module, op_names: set[str], phase: str, strings: dict[str, str]):
+        self.functions = {n.name: n for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        self.op_names = op_names
+        self.phase = phase
+        self.module_strings = strings
+        self.ops: list[Op] = []
+        self.committed = False
+        self.visiting: set[str] = set()
+
+    def run(self, func: ast.FunctionDef) -> list[Op]:
+        self.visiting.add(func.name)
+        self._body(func.body, {}, False, None, {**self.module_strings, **_string_constants(func.body)})
+        return self.ops
+
+    def _body(self, body, batches, autocommit, dialect, strings):
+        for stmt in body:
+            self._stmt(stmt, batches, autocommit, dialect, strings)
+
+    def _stmt(self, stmt, batches, autocommit, dialect, strings):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            inner_batches, inner_auto = dict(batches), autocommit
+            for item in stmt.items:
+                expr = item.context_expr
+                if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+                    if expr.func.attr == "autocommit_block":
+                        inner_auto = True
+                        continue
+                    if expr.func.attr == "batch_alter_table":
+                        table = to_value(expr.args[0]) if expr.args else None
+                        for kw in expr.keywords:
+                            if kw.arg == "table_name":
+                                table = to_value(kw.value)
+                        schema = next((to_value(k.value) for k in expr.keywords if k.arg == "schema"), None)
+                        if isinstance(item.optional_vars, ast.Name):
+                            inner_batches[item.optional_vars.id] = (
+                                table if isinstance(table, str) else None,
+                                schema if isinstance(schema, str) else None,
+                            )
+                        continue
+                self._calls(expr, batches, autocommit, dialect, strings)
+            self._body(stmt.body, inner_batches, inner_auto, dialect, strings)
+            return
+        if isinstance(stmt, ast.If):
+            self._calls(stmt.test, batches, autocommit, dialect, strings)
+            when_true, when_false = _dialect_of_test(stmt.test)
+            self._body(stmt.body, batches, autocommit, when_true or dialect, strings)
+            self._body(stmt.orelse, batches, autocommit, when_false or dialect, strings)
+            return
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            self._calls(stmt.iter if not isinstance(stmt, ast.While) else stmt.test, batches, autocommit, dialect,
+                        strings)
+            self._body(stmt.body, batches, autocommit, dialect, strings)
+            self._body(stmt.orelse, batches, autocommit, dialect, strings)
+            return
+        if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self._body(stmt.body, batches, autocommit, dialect, strings)
+            for handler in stmt.handlers:
+                self._body(handler.body, batches, autocommit, dialect, strings)
+            self._body(stmt.orelse, batches, autocommit, dialect, strings)
+            self._body(stmt.finalbody, batches, autocommit, dialect, strings)
+            return
+        if isinstance(stmt, ast.Match):
+            self._calls(stmt.subject, batches, autocommit, dialect, strings)
+            for case in stmt.cases:
+                self._body(case.body, batches, autocommit, dialect, strings)
+            return
+        self._calls(stmt, batches, autocommit, dialect, strings)
+
+    def _calls(self, node, batches, autocommit, dialect, strings):
+        calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+        calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        consumed: set[int] = set()
+        for call in calls:
+            if id(call) in consumed:
+                continue
+            func = call.func
+            if isinstance(func, ast.Name) and func.id in self.functions and func.id not in self.visiting:
+                target = self.functions[func.id]
+                self.visiting.add(func.id)
+                self._body(target.body, batches, autocommit, dialect, {**strings, **_string_constants(target.body)})
+                self.visiting.discard(func.id)
+                continue
+            if not isinstance(func, ast.Attribute):
+                continue
+            base = func.value
+            name = func.attr
+            if isinstance(base, ast.Name) and base.id in self.op_names and name not in NOT_OPS:
+                op = self._op(call, name, OP_SIGNATURES, "op", autocommit, dialect, strings)
+            elif isinstance(base, ast.Name) and base.id in batches and name not in NOT_OPS:
+                op = self._op(call, name, BATCH_SIGNATURES, "batch", autocommit, dialect, strings)
+                op.batch = True
+                op.table, op.schema = batches[base.id]
+                if op.schema is None and isinstance(op.params.get("schema"), str):
+                    op.schema = op.params["schema"]
+            elif name in ("execute", "exec_driver_sql") and call.args:
+                op = self._op(call, "execute", OP_SIGNATURES, "bind", autocommit, dialect, strings)
+                if op.sql is None and not op.data_change:
+                    continue
+            else:
+                continue
+            # nested calls inside an operation's arguments are not operations of their own
+            for inner in ast.walk(call):
+                if inner is not call:
+                    consumed.add(id(inner))
+            self.ops.append(op)
+            if any(a.kind == "commit" for a in op.actions):
+                self.committed = True
+
+    def _op(self, call: ast.Call, name, signatures, receiver, autocommit, dialect, strings) -> Op:
+        names = signatures.get(name, ())
+        params: dict[str, Any] = {}
+        for i, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break
+            key = names[i] if i < len(names) else f"arg{i}"
+            params[key] = to_value(arg, strings)
+        for kw in call.keywords:
+            if kw.arg:
+                params[kw.arg] = to_value(kw.value, strings)
+        op = Op(
+            name=name,
+            phase=self.phase,
+            line=call.lineno,
+            col=call.col_offset + 1,
+            end_line=getattr(call, "end_lineno", call.lineno) or call.lineno,
+            params=params,
+            autocommit=autocommit or self.committed,
+            dialect=dialect,
+            receiver=receiver,
+        )
+        for key in TABLE_PARAM:
+            value = params.get(key)
+            if isinstance(value, str):
+                op.table = value.lower()
+                break
+        schema = params.get("schema")
+        op.schema = schema if isinstance(schema, str) else None
+        if name == "execute":
+            arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "sqltext"), None)
+            if arg is not None:
+                op.sql = sql_text(arg, strings)
+                if op.sql is not None:
+                    op.actions = actions(op.sql)
+                    op.data_change = any(a.kind == "update" for a in op.actions)
+                else:
+                    op.data_change = _is_update_expression(arg)
+        return op
+
+
+def _literal(node: ast.AST) -> tuple[bool, Any]:
+    try:
+        return True, ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(str(v) for v in value if v is not None)
+    return ()
+
+
+def _module_assignments(tree: ast.Module) -> dict[str, tuple[ast.AST, int]]:
+    found = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            for t in stmt.targets:
+                if isinstance(t, ast.Name):
+                    found[t.id] = (stmt.value, stmt.lineno)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            found[stmt.target.id] = (stmt.value, stmt.lineno)
+    return found
+
+
+def _op_aliases(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "alembic":
+            for alias in node.names:
+                if alias.name == "op":
+                    names.add(alias.asname or "op")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "alembic.op" and alias.asname:
+                    names.add(alias.asname)
+    return names or {"op"}
+
+
+def _downgrade_kind(func: ast.FunctionDef | None) -> str:
+    if func is None:
+        return "missing"
+    body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if not body or all(isinstance(s, ast.Pass) for s in body):
+        return "pass"
+    if len(body) == 1 and isinstance(body[0], ast.Raise):
+        return "raise"
+    return "real"
+
+
+def _is_empty(func: ast.FunctionDef | None) -> bool:
+    return _downgrade_kind(func) in ("missing", "pass")
+
+
+def _timeout_line(tree: ast.Module) -> int:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            low = node.value.lower()
+            if any(word in low for word in TIMEOUT_WORDS):
+                return getattr(node, "lineno", 1)
+    return 0
+
+
+def _imports(tree: ast.Module) -> list[tuple[str, tuple[str, ...], int]]:
+    out = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                out.append((alias.name, (), stmt.lineno))
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.level == 0:
+            out.append((stmt.module, tuple(a.name for a in stmt.names), stmt.lineno))
+        elif isinstance(stmt, ast.ImportFrom) and stmt.level:
+            out.append(("." * stmt.level + (stmt.module or ""), tuple(a.name for a in stmt.names), stmt.lineno))
+    return out
+
+
+def extract_revision(tree: ast.Module, relpath: str) -> Revision | None:
+    """Facts of a revision script, or None when the module is not one."""
+    assigned = _module_assignments(tree)
+    if "revision" not in assigned or "down_revision" not in assigned:
+        return None
+    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if "upgrade" not in functions:
+        return None
+    ok, rev = _literal(assigned["revision"][0])
+    if not ok or not isinstance(rev, str) or not rev:
+        return None
+    ok_down, down = _literal(assigned["down_revision"][0])
+    revision = Revision(
+        revision=rev,
+        down_revisions=_ids(down) if ok_down else (),
+        relpath=relpath,
+        line=assigned["revision"][1],
+        down_line=assigned["down_revision"][1],
+        down_unknown=not ok_down,
+    )
+    for attr, key in (("branch_labels", "branch_labels"), ("depends_on", "depends_on")):
+        if key in assigned:
+            ok, value = _literal(assigned[key][0])
+            if ok:
+                setattr(revision, attr, _ids(value))
+    up, down_fn = functions.get("upgrade"), functions.get("downgrade")
+    revision.upgrade_line = up.lineno
+    revision.downgrade_line = down_fn.lineno if down_fn else 0
+    revision.downgrade_kind = _downgrade_kind(down_fn)
+    revision.upgrade_empty = _is_empty(up)
+    op_names = _op_aliases(tree)
+    strings = _string_constants(tree.body)
+    for phase, func in (("upgrade", up), ("downgrade", down_fn)):
+        if func is not None:
+            revision.ops.extend(_Collector(tree, op_names, phase, strings).run(func))
+    for op in revision.ops:
+        if op.phase != "upgrade":
+            continue
+        if op.name == "create_table" and op.table:
+            revision.creates_tables.add(op.table)
+        for action in op.actions:
+            if action.kind == "create_table" and action.table:
+                revision.creates_tables.add(action.table)
+    revision.timeout_line = _timeout_line(tree)
+    revision.imports = _imports(tree)
+    return revision
+
+
+def extract_env(tree: ast.Module, text: str, relpath: str) -> EnvScript | None:
+    """Facts of an env.py (any module calling context.configure + run_migrations)."""
+    if "run_migrations" not in text or "configure" not in text:
+        return None
+    env = EnvScript(relpath)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "configure":
+            env.configure_line = env.configure_line or node.lineno
+            for kw in node.keywords:
+                if kw.arg == "transaction_per_migration" and isinstance(kw.value, ast.Constant):
+                    env.transaction_per_migration = bool(kw.value.value)
+                if kw.arg == "transactional_ddl" and isinstance(kw.value, ast.Constant) and kw.value.value is False:
+                    env.autocommit = True  # no transaction around migrations at all
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.upper() == "AUTOCOMMIT":
+                env.autocommit = True
+    if env.configure_line == 0:
+        return None
+    env.timeout_line = _timeout_line(tree)
+    return env
+
+
+__all__ = ["extract_revision", "extract_env", "SqlAction", "literal_name", "Expr"]

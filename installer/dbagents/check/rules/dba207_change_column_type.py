@@ -1,0 +1,100 @@
+"""DBA207: alter_column(type_=…) rewrites the table under lock and breaks code reading the old type."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from dbagents.check.facts._alembic_checks import FILES, PATH, is_widening, op_target, revision_file
+from dbagents.check.facts._alembic_model import Call, Ref
+from dbagents.check.rule import Example, ProjectRule
+from dbagents.findings import Finding, Severity
+
+_SAFE_SQL_TARGET = re.compile(r"^(TEXT|CHARACTER VARYING|VARCHAR)\s*(USING\b.*)?$", re.I)
+
+
+def _spell(value) -> str:
+    if isinstance(value, Call):
+        args = ", ".join(repr(a) for a in value.args if isinstance(a, (int, str)))
+        return f"{value.short}({args})"
+    if isinstance(value, Ref):
+        return value.name.rsplit(".", 1)[-1]
+    return "?"
+
+
+class ChangeColumnType(ProjectRule):
+    id = "DBA207"
+    name = "change-column-type"
+    groups = ("migrations",)
+    severity = Severity.WARNING
+    summary = "alter_column(type_=…) on an existing table usually rewrites it under an ACCESS EXCLUSIVE lock."
+    hint = "add a new column, backfill it, switch readers, then drop the old one; widening varchar is safe"
+    doc = """
+## What it does
+Finds `op.alter_column(..., type_=…)` (and `batch_op` forms, and `ALTER COLUMN … TYPE` in `op.execute()`)
+on a table the same revision did not create. Widening a `String`/`VARCHAR` (longer or no length, or to
+`Text`) is recognised from `existing_type=` and not reported.
+
+## Why is this bad
+Most type changes make PostgreSQL rewrite the whole table and all its indexes while holding an ACCESS
+EXCLUSIVE lock, so the table is unavailable for the duration. Code that is still running during the deploy
+also reads and writes the column with the old type.
+
+## Example
+```python
+def upgrade():
+    op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Integer())
+```
+
+## Fix
+Add a new column with the new type, write to both, backfill in batches, switch readers, then drop the old
+column in a later release. Widening is cheap and safe:
+```python
+op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(100))
+```
+"""
+    valid = [
+        Example(revision_file('    op.alter_column("users", "name", type_=sa.String(200),'
+                              ' existing_type=sa.String(100))\n'), path=PATH, files=FILES),
+        Example(revision_file('    op.alter_column("users", "name", type_=sa.Text(),'
+                              ' existing_type=sa.VARCHAR(length=100))\n'), path=PATH, files=FILES),
+        Example(revision_file('    op.create_table("t", sa.Column("a", sa.Integer()))\n'
+                              '    op.alter_column("t", "a", type_=sa.BigInteger())\n'), path=PATH, files=FILES),
+    ]
+    invalid = [
+        Example(revision_file('    op.alter_column("orders", "amount", type_=sa.Numeric(12, 2),'
+                              ' existing_type=sa.Integer())\n'), path=PATH, files=FILES, lines=(10,)),
+        Example(revision_file('    op.alter_column("users", "name", type_=sa.String(50),'
+                              ' existing_type=sa.String(100))\n'), path=PATH, files=FILES, lines=(10,),
+                note="narrowing"),
+        Example(revision_file('    op.execute("ALTER TABLE orders ALTER COLUMN amount TYPE bigint")\n'),
+                path=PATH, files=FILES, lines=(10,)),
+    ]
+
+    def check(self, project) -> Iterable[Finding]:
+        graph = project.get("alembic")
+        for _env, rev, op in graph.pg_ops():
+            if op.name == "alter_column" and "type_" in op.params and op.param("type_") is not None:
+                new, old = op.param("type_"), op.param("existing_type")
+                if rev.is_new_table(op.table) or is_widening(new, old):
+                    continue
+                column = op.param("column_name")
+                change = f"{_spell(old)} -> {_spell(new)}" if old is not None else f"to {_spell(new)}"
+                yield self.finding(
+                    rev.relpath, op.line, op.col,
+                    f"type change of {op_target(op)}.{column if isinstance(column, str) else '?'} ({change}) "
+                    "rewrites the table under an ACCESS EXCLUSIVE lock",
+                    end_line=op.end_line,
+                )
+            elif op.name == "execute":
+                for action in op.actions:
+                    if action.kind != "alter_type" or rev.is_new_table(action.table):
+                        continue
+                    if _SAFE_SQL_TARGET.match(action.detail.strip()):
+                        continue
+                    yield self.finding(
+                        rev.relpath, op.line, op.col,
+                        f"type change of {action.table or '?'}.{action.name or '?'} to "
+                        f"{action.detail.split(' USING')[0].lower()} rewrites the table under an ACCESS EXCLUSIVE lock",
+                        end_line=op.end_line,
+                    )

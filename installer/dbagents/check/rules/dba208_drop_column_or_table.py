@@ -1,0 +1,131 @@
+"""DBA208: drop_column / drop_table while running code may still use them (error if a model still maps it)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
+from dbagents.check.rule import Example, ProjectRule
+from dbagents.findings import Finding, Severity
+
+MODEL = '''from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nickname: Mapped[str] = mapped_column(String(50))
+'''
+
+
+def _models(project):
+    try:
+        return project.get("models")
+    except KeyError:  # the models facts are not available
+        return None
+
+
+def _mapped(models, table: str | None, column: str | None):
+    """(relpath, line) of the model that still maps `table` (and `column`), or None."""
+    if models is None or not table:
+        return None
+    try:
+        tables = models.tables
+        model = tables.get(table) or tables.get(table.lower())
+        if model is None:
+            return None
+        if column is not None and column not in model.columns and column.lower() not in model.columns:
+            return None
+        located = models.locate(table, column)
+        return located or (model.relpath, model.line)
+    except AttributeError:
+        return None
+
+
+class DropColumnOrTable(ProjectRule):
+    id = "DBA208"
+    name = "drop-column-or-table"
+    groups = ("migrations", "models")
+    severity = Severity.WARNING
+    summary = "A migration drops a column or table that running code may still read; an error if a model maps it."
+    hint = "stop using it first: remove it from the models, deploy, then drop it in a later release"
+    doc = """
+## What it does
+Finds `op.drop_column()`, `op.drop_table()` (and `batch_op.drop_column()`, and `DROP TABLE` /
+`ALTER TABLE … DROP COLUMN` in `op.execute()`) in `upgrade()`. When a model in the checked project still
+maps the dropped table or column, the finding is an error.
+
+## Why is this bad
+During a deploy the old application version keeps running while the migration runs. If it still selects the
+column or table — and an ORM model that maps it always does, in every `SELECT` of that entity — every such
+query fails from the moment the migration commits until the new code is everywhere.
+
+## Example
+```python
+def upgrade():
+    op.drop_column("users", "nickname")   # while User.nickname is still mapped
+```
+
+## Fix
+Two phases: first remove the attribute from the model (or mark it `deferred`) and deploy; then drop the
+column in a later release's migration.
+"""
+    valid = [
+        Example(revision_file('    op.add_column("users", sa.Column("nickname", sa.String(), nullable=True))\n',
+                              '    op.drop_column("users", "nickname")\n'), path=PATH, files=FILES,
+                note="dropping in downgrade() is its purpose"),
+        Example(revision_file('    op.create_table("tmp", sa.Column("id", sa.Integer()))\n'
+                              '    op.drop_table("tmp")\n'), path=PATH, files=FILES),
+    ]
+    invalid = [
+        Example(revision_file('    op.drop_column("users", "nickname")\n'), path=PATH, files=FILES, lines=(10,)),
+        Example(revision_file('    op.drop_table("audit_log")\n'), path=PATH, files=FILES, lines=(10,)),
+        Example(revision_file('    with op.batch_alter_table("users") as batch_op:\n'
+                              '        batch_op.drop_column("nickname")\n'),
+                path=PATH, files={**FILES, "myapp/models.py": MODEL}, lines=(11,),
+                note="error: User.nickname still maps it"),
+        Example(revision_file('    op.execute("ALTER TABLE users DROP COLUMN IF EXISTS nickname")\n'),
+                path=PATH, files=FILES, lines=(10,)),
+    ]
+
+    def check(self, project) -> Iterable[Finding]:
+        graph = project.get("alembic")
+        models = None
+        loaded = False
+        for _env, rev, op in graph.pg_ops():
+            targets: list[tuple[str | None, str | None]] = []
+            if op.name == "drop_column":
+                column = op.param("column_name")
+                targets.append((op.table, column if isinstance(column, str) else None))
+            elif op.name == "drop_table" and not rev.is_new_table(op.table):
+                targets.append((op.table, None))
+            elif op.name == "execute":
+                for action in op.actions:
+                    if action.kind == "drop_column":
+                        targets.append((action.table, action.name))
+                    elif action.kind == "drop_table" and not rev.is_new_table(action.table):
+                        targets.append((action.table, None))
+            for table, column in targets:
+                if not loaded:
+                    models, loaded = _models(project), True
+                where = _mapped(models, table, column)
+                what = f"column {table or '?'}.{column}" if column else f"table {table or '?'!r}"
+                if where:
+                    yield self.finding(
+                        rev.relpath, op.line, op.col,
+                        f"drops {what}, which the model at {where[0]}:{where[1]} still maps; running code "
+                        "selecting it breaks",
+                        end_line=op.end_line,
+                    ).with_severity(Severity.ERROR)
+                else:
+                    yield self.finding(
+                        rev.relpath, op.line, op.col,
+                        f"drops {what}; code still running during the deploy may use it",
+                        hint="make sure the release that stopped using it is deployed before this migration",
+                        end_line=op.end_line,
+                    )
