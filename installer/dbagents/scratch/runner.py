@@ -190,17 +190,17 @@ def reset_own_database(url: str, original_schemas: list[str]) -> None:
         for (ext,) in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'").fetchall():
             conn.execute(sql.SQL("DROP EXTENSION IF EXISTS {} CASCADE").format(sql.Identifier(ext)))
         drops = conn.execute(
-            """SELECT format('DROP %s IF EXISTS %I.%I CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW'
+            """SELECT format('DROP %%s IF EXISTS %%I.%%I CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW'
                    WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
                    ELSE 'TABLE' END, n.nspname, c.relname)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition
                UNION ALL
-               SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname)
+               SELECT format('DROP TYPE IF EXISTS %%I.%%I CASCADE', n.nspname, t.typname)
                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                WHERE n.nspname = ANY(%s) AND t.typtype IN ('e', 'd', 'r')
                UNION ALL
-               SELECT format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', n.nspname, p.proname,
+               SELECT format('DROP ROUTINE IF EXISTS %%I.%%I(%%s) CASCADE', n.nspname, p.proname,
                              pg_get_function_identity_arguments(p.oid))
                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY(%s)""",
             (original_schemas, original_schemas, original_schemas),
