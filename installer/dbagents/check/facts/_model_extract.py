@@ -680,6 +680,9 @@ def _class_member(cls: ClassFacts, stmt: ast.stmt, target: str, ann_node, value)
     if target == "type_annotation_map":
         cls.type_map.update(_type_map(value))
         return
+    if target == "metadata" and value is not None and not isinstance(value, ast.Call):
+        cls.has_metadata = cls.metadata_naming = True  # a shared MetaData object, checked where it is built
+        return
     if target == "metadata" and isinstance(value, ast.Call):
         cls.has_metadata = True
         cls.metadata_naming = _kw(value, "naming_convention") is not None or any(

@@ -1,0 +1,107 @@
+"""DBA108: 32-bit integer primary keys, and int4 foreign keys to bigint keys."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from dbagents.check.rule import Example, ProjectRule
+from dbagents.findings import Finding, Severity
+
+INT4 = {"Integer", "INTEGER", "INT", "SERIAL", "Serial"}
+INT8 = {"BigInteger", "BIGINT", "BIGSERIAL"}
+HEAD = "from sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\n"
+
+
+class IntegerPrimaryKey(ProjectRule):
+    id = "DBA108"
+    name = "integer-primary-key"
+    groups = ("models", "schema")
+    severity = Severity.INFO
+    summary = "Integer (int4/serial) primary key, or an Integer foreign key to a BigInteger key."
+    hint = "use BigInteger with Identity(): mapped_column(BigInteger, Identity(), primary_key=True)"
+    doc = """
+## What it does
+Reports single-column surrogate primary keys whose type is `Integer` — written explicitly or implied by
+`Mapped[int]` without a `type_annotation_map` entry mapping `int` to `BigInteger` — and `Integer` foreign
+keys that reference a `BigInteger` key. Keys that are themselves foreign keys (joined inheritance),
+composite keys (association tables) and `SmallInteger` keys (deliberate lookup tables) are not reported.
+
+## Why is this bad
+An `Integer` autoincrement key is a PostgreSQL `serial`: int4, which runs out at 2,147,483,647. Reaching it
+is an outage, and widening the column later rewrites the table and every referencing table under an
+exclusive lock. An int4 foreign key to a bigint key breaks the day the parent passes 2^31.
+
+## Example
+```python
+id: Mapped[int] = mapped_column(primary_key=True)   # Integer -> serial
+```
+
+## Fix
+```python
+id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+# or once for the whole model:
+class Base(DeclarativeBase):
+    type_annotation_map = {int: BigInteger}
+```
+Small, fixed lookup tables may keep `SmallInteger`/`Integer` keys (silence with `# noqa: DBA108`).
+"""
+    valid = [
+        Example(
+            HEAD.replace("    pass\n", "    type_annotation_map = {int: BigInteger}\n")
+            + "class User(Base):\n    __tablename__ = 'users'\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "class Order(Base):\n    __tablename__ = 'orders'\n"
+            "    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)\n"
+            "    user_id: Mapped[int] = mapped_column(ForeignKey('users.id'), index=True)\n",
+        ),
+        Example(
+            "links = Table('links', metadata,\n"
+            "    Column('a_id', Integer, ForeignKey('a.id'), primary_key=True),\n"
+            "    Column('b_id', Integer, ForeignKey('b.id'), primary_key=True))\n",
+            note="composite association keys are reported through their parents, not here",
+        ),
+    ]
+    invalid = [
+        Example(
+            HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "class Order(Base):\n    __tablename__ = 'orders'\n"
+            "    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)\n"
+            "class Line(Base):\n    __tablename__ = 'lines'\n"
+            "    id = Column(BigInteger, primary_key=True)\n"
+            "    order_id = Column(Integer, ForeignKey('orders.id'), index=True)\n",
+            lines=(6, 13),
+        ),
+    ]
+
+    def check(self, project) -> Iterable[Finding]:
+        index = project.get("models")
+        seen = set()
+        for t in index.tables.values():
+            if t.reflected:
+                continue
+            if len(t.primary_key) == 1:
+                c = t.columns.get(t.primary_key[0])
+                if (c is not None and not c.foreign_keys and c.sql_type in INT4 and c.autoincrement is not False
+                        and (c.relpath, c.line) not in seen):
+                    seen.add((c.relpath, c.line))
+                    yield self.finding(
+                        c.relpath, c.line, c.col,
+                        f"{t.name}.{c.name} is an Integer (int4/serial) primary key; it overflows at 2^31 rows",
+                        end_line=c.end_line, obj=f"{t.name}.{c.name}",
+                    )
+            for c in t.columns.values():
+                if c.sql_type not in INT4 or not c.foreign_keys or (c.relpath, c.line) in seen:
+                    continue
+                for target in c.foreign_keys:
+                    tname, _, cname = target.rpartition(".")
+                    parent = index.tables.get(tname)
+                    pcol = parent.column(cname) if parent is not None else None
+                    if pcol is not None and pcol.sql_type in INT8:
+                        seen.add((c.relpath, c.line))
+                        yield self.finding(
+                            c.relpath, c.line, c.col,
+                            f"{t.name}.{c.name} is Integer but references the BigInteger key {target}",
+                            hint="give the foreign key column the same type as the key it references (BigInteger)",
+                            end_line=c.end_line, obj=f"{t.name}.{c.name}",
+                        )
+                        break
