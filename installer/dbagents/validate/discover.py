@@ -60,7 +60,7 @@ class _Collector:
         self.done_roots: set[Path] = set()  # scope roots already handled, so a walk does not redo them
 
     def add(self, path: Path, kind: str, scope: Scope, command_name: str = "") -> None:
-        key = path.resolve()
+        key = Path(os.path.abspath(path))
         if key in self.seen:
             return
         self.seen.add(key)

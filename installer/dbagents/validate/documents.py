@@ -28,6 +28,13 @@ class Document:
     def add(self, rule_id: str, message: str, severity: Severity, line: int = 0, col: int = 0, hint: str = "") -> None:
         self.findings.append(Finding(self.rel, line, col, rule_id, message, severity, hint))
 
+    @property
+    def lines(self) -> list[str]:
+        cached = self.__dict__.get("_lines")
+        if cached is None:
+            cached = self.__dict__["_lines"] = self.text.split("\n")
+        return cached
+
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.yaml_first_line - 1 if self.has_frontmatter else 0)
 

@@ -16,11 +16,11 @@ from dbagents.validate.references import check_references
 
 def report_root(paths: list[Path]) -> Path:
     """The folder finding paths are relative to: the cwd when every input is inside it, else their common parent."""
-    cwd = Path.cwd().resolve()
-    resolved = [Path(p).resolve() for p in paths] or [cwd]
+    cwd = Path(os.path.abspath(Path.cwd()))
+    resolved = [Path(os.path.abspath(p)) for p in paths] or [cwd]
     if all(_inside(p, cwd) for p in resolved):
         return cwd
-    folders = [p if p.is_dir() else p.parent for p in resolved]
+    folders = [(p.parent if p.name == ".claude" else p) if p.is_dir() else p.parent for p in resolved]
     return Path(os.path.commonpath([str(f) for f in folders]))
 
 
@@ -33,7 +33,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _rel(path: Path, root: Path) -> str:
-    resolved = path.resolve()
+    resolved = Path(os.path.abspath(path))
     try:
         return resolved.relative_to(root).as_posix()
     except ValueError:
@@ -41,7 +41,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def validate(paths: list[Path], *, forced_kind: str | None = None, root: Path | None = None) -> list[Finding]:
-    root = (root or report_root(paths)).resolve()
+    root = Path(os.path.abspath(root or report_root(paths)))
     found = discover([Path(p) for p in paths], forced_kind)
     findings: list[Finding] = []
     for missing in found.missing:

@@ -116,7 +116,7 @@ def _unknown_keys(doc: Document) -> None:
 
 def _raw_value(doc: Document, key: str) -> str:
     line = doc.line_of(key)
-    lines = doc.text.split("\n")
+    lines = doc.lines
     if 0 < line <= len(lines):
         return lines[line - 1].split(":", 1)[-1].strip().replace('"', '\\"')
     return ""
@@ -124,7 +124,7 @@ def _raw_value(doc: Document, key: str) -> str:
 
 def _entry_line(doc: Document, key: str, entry: str) -> int:
     start = doc.line_of(key)
-    lines = doc.text.split("\n")
+    lines = doc.lines
     for number in range(start, min(start + 60, len(lines)) + 1):
         if entry in lines[number - 1]:
             return number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from pathlib import Path
 
@@ -39,22 +40,57 @@ _PLACEHOLDERS = frozenset({"command", "command-name", "my-command", "your-comman
 _PATH_ROOTS = frozenset("tmp etc usr var dev home opt bin sbin lib proc sys mnt root srv users volumes app src".split())
 
 
-def _lines_outside_fences(body: str):
-    """(index, line, in_fence) for each body line."""
-    fence = None
-    for index, line in enumerate(body.split("\n")):
-        match = _FENCE_RE.match(line)
-        if match:
+_FENCE_LINE_RE = re.compile(r"(?m)^ {0,3}(```+|~~~+)")
+_SLASH_RE_ANY = re.compile(r"/([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*)(?=$|[\s`])", re.M)
+_SLASH_BEFORE = frozenset(" \t\n`>")
+_LINE_PREFIX_RE = re.compile(r"[ \t>]*(?:[-*+]|\d+[.)])?[ \t]*")
+_SPAN_PREFIX_RE = re.compile(r"(?:^|[^`])`+ ?$")
+
+
+class _Body:
+    """A prompt body with fast offset -> line lookups and the ranges of fenced code blocks."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: list[int] | None = None
+        self._fences: list[tuple[int, int]] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        return self._starts
+
+    @property
+    def fences(self) -> list[tuple[int, int]]:
+        if self._fences is None:
+            self._fences = self._find_fences() if ("```" in self.text or "~~~" in self.text) else []
+        return self._fences
+
+    def _find_fences(self) -> list[tuple[int, int]]:
+        text = self.text
+        fences: list[tuple[int, int]] = []
+        opened = None
+        for match in _FENCE_LINE_RE.finditer(text):
             marker = match.group(1)
-            if fence is None:
-                fence = marker[0] * 3
-                yield index, line, True
-                continue
-            if marker.startswith(fence):
-                fence = None
-                yield index, line, True
-                continue
-        yield index, line, fence is not None
+            if opened is None:
+                opened = (match.start(), marker[0] * 3)
+            elif marker.startswith(opened[1]):
+                fences.append((opened[0], match.end()))
+                opened = None
+        if opened is not None:
+            fences.append((opened[0], len(text)))
+        return fences
+
+    def line_index(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset) - 1
+
+    def line(self, index: int) -> str:
+        end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[index]:end]
+
+    def in_fence(self, offset: int) -> bool:
+        return any(a <= offset < b for a, b in self.fences)
 
 
 def _exists(target: Path) -> bool:
@@ -64,42 +100,54 @@ def _exists(target: Path) -> bool:
         return False
 
 
-def _followed_by_glob(line: str, end: int) -> bool:
-    return end < len(line) and line[end] in _GLOB_CHARS
+def _followed_by_glob(text: str, end: int) -> bool:
+    return end < len(text) and text[end] in _GLOB_CHARS
 
 
 def check_references(doc: Document, command_names: frozenset) -> None:
     scope = doc.item.scope
+    text = doc.body
+    if not text:
+        return
+    body = _Body(text)
     home = Path.home()
-    for index, line, in_fence in _lines_outside_fences(doc.body):
-        number = doc.body_first_line + index
-        mentions = []
-        if scope.claude_dir is not None:
-            for match in _CLAUDE_REF_RE.finditer(line):
-                if match.group(1) and not _followed_by_glob(line, match.end()):
-                    mentions.append((match, scope.claude_dir / match.group(1).rstrip(".")))
-        for match in _HOME_REF_RE.finditer(line) if scope.kind == "claude" else ():
-            if match.group(1) and not _followed_by_glob(line, match.end()):
+    mentions = []
+    if scope.claude_dir is not None and ".claude/" in text:
+        for match in _CLAUDE_REF_RE.finditer(text):
+            if match.group(1) and not _followed_by_glob(text, match.end()):
+                mentions.append((match, scope.claude_dir / match.group(1).rstrip(".")))
+    if scope.kind == "claude" and "~/.claude/" in text:
+        for match in _HOME_REF_RE.finditer(text):
+            if match.group(1) and not _followed_by_glob(text, match.end()):
                 mentions.append((match, home / ".claude" / match.group(1).rstrip(".")))
-        if scope.kind == "plugin":
-            for match in _PLUGIN_REF_RE.finditer(line):
-                if not _followed_by_glob(line, match.end()):
-                    mentions.append((match, scope.root / match.group(1).rstrip(".")))
-        if not in_fence:
-            prose = _CODE_SPAN_RE.sub(lambda m: " " * len(m.group(0)), line)
-            for match in _AT_REF_RE.finditer(prose):
-                target = _resolve_at(match.group(1), scope, home)
-                if target is not None:
-                    mentions.append((match, target))
-        for match, target in mentions:
-            if "." not in target.name:
-                continue  # a folder mention ("save reports under .claude/reports/") names a place, not a file
-            if not _exists(target):
-                doc.add("CC040", f"`{match.group(0)}` points to a file that does not exist ({_show(target, home)})",
-                        Severity.ERROR, number, match.start() + 1,
-                        hint="fix the path or add the file")
-        if not in_fence:
-            _slash_mentions(doc, line, number, command_names)
+    if scope.kind == "plugin" and "CLAUDE_PLUGIN_ROOT" in text:
+        for match in _PLUGIN_REF_RE.finditer(text):
+            if not _followed_by_glob(text, match.end()):
+                mentions.append((match, scope.root / match.group(1).rstrip(".")))
+    if "@" in text:
+        for match in _AT_REF_RE.finditer(text):
+            if body.in_fence(match.start()) or _inside_code_span(body, match.start()):
+                continue
+            target = _resolve_at(match.group(1), scope, home)
+            if target is not None:
+                mentions.append((match, target))
+    for match, target in mentions:
+        if "." not in target.name:
+            continue  # a folder mention ("save reports under .claude/reports/") names a place, not a file
+        if not _exists(target):
+            index = body.line_index(match.start())
+            doc.add("CC040", f"`{match.group(0)}` points to a file that does not exist ({_show(target, home)})",
+                    Severity.ERROR, doc.body_first_line + index, match.start() - body.starts[index] + 1,
+                    hint="fix the path or add the file")
+    if "/" in text:
+        _slash_mentions(doc, body, command_names)
+
+
+def _inside_code_span(body: _Body, offset: int) -> bool:
+    index = body.line_index(offset)
+    line = body.line(index)
+    column = offset - body.starts[index]
+    return any(m.start() <= column < m.end() for m in _CODE_SPAN_RE.finditer(line)) if "`" in line else False
 
 
 def _resolve_at(path: str, scope, home: Path) -> Path | None:
@@ -121,28 +169,29 @@ def _show(target: Path, home: Path) -> str:
         return target.as_posix()
 
 
-def _slash_mentions(doc: Document, line: str, number: int, command_names: frozenset) -> None:
+def _slash_mentions(doc: Document, body: _Body, command_names: frozenset) -> None:
     """`/name` as the first word of a line or of an inline code span is an instruction to run a command."""
-    candidates = []
-    stripped = _LIST_MARKER_RE.sub("", line, count=1)
-    match = _SLASH_RE.match(stripped)
-    if match:
-        candidates.append((match.group(1), len(line) - len(stripped) + 1))
-    for span in _CODE_SPAN_RE.finditer(line):
-        inner = span.group(0).strip("`").strip()
-        match = _SLASH_RE.match(inner)
-        if match:
-            candidates.append((match.group(1), span.start() + 2))
-    if candidates and _NOT_COMMAND_CONTEXT_RE.search(line):
-        return
-    commandish = bool(_COMMAND_CONTEXT_RE.search(line))
-    for name, col in candidates:
+    text = body.text
+    for match in _SLASH_RE_ANY.finditer(text):
+        offset, name = match.start(), match.group(1)
+        if offset and text[offset - 1] not in _SLASH_BEFORE:
+            continue
         if name in _PLACEHOLDERS or name.split(":")[0] in _PATH_ROOTS:
             continue
-        if not commandish and "-" not in name and ":" not in name:
+        index = body.line_index(offset)
+        prefix = text[body.starts[index]:offset]
+        if not (_LINE_PREFIX_RE.fullmatch(prefix) or _SPAN_PREFIX_RE.search(prefix)):
+            continue
+        if body.in_fence(offset):
+            continue
+        line = body.line(index)
+        if _NOT_COMMAND_CONTEXT_RE.search(line):
+            continue
+        if "-" not in name and ":" not in name and not _COMMAND_CONTEXT_RE.search(line):
             continue
         base = name.split(":")[-1]
         if name in command_names or base in command_names or name in BUILTIN_COMMANDS:
             continue
         doc.add("CC041", f"`/{name}` is not a command or skill here, nor a built-in Claude Code command",
-                Severity.WARNING, number, col, hint="fix the name or add the command to .claude/commands/")
+                Severity.WARNING, doc.body_first_line + index, offset - body.starts[index] + 1,
+                hint="fix the name or add the command to .claude/commands/")
