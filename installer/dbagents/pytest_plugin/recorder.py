@@ -5,14 +5,14 @@ Imported only when the plugin is enabled: this is the one module that imports SQ
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from sqlalchemy import event, exc, inspect
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import instance_state
 
 from dbagents.pytest_plugin import allow
 from dbagents.pytest_plugin.frames import FrameFilter, Site
@@ -29,8 +29,10 @@ class TestLog:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     first_site: dict[str, Site | None] = field(default_factory=dict)
     repeat_site: dict[str, Site | None] = field(default_factory=dict)
-    # instance state -> (load run id, base mapper) of the result it was loaded by
-    groups: "weakref.WeakKeyDictionary" = field(default_factory=weakref.WeakKeyDictionary)
+    # id(instance state) -> (load run id, base mapper) of the result that loaded it; `loaded` keeps
+    # those states alive for the test so ids stay unique (the objects themselves can still go).
+    groups: dict[int, tuple] = field(default_factory=dict)
+    loaded: list = field(default_factory=list)
     group_sizes: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
     # (Model.attr, site, group) -> ids of the instances lazy-loaded there
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
@@ -82,9 +84,10 @@ class Recorder:
         log = self.log
         if log is None:
             return
-        state = inspect(target)
+        state = instance_state(target)
         key = (context.runid, state.mapper.base_mapper)
-        log.groups[state] = key
+        log.groups[id(state)] = key
+        log.loaded.append(state)
         log.group_sizes[key] += 1
 
     def _on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -112,7 +115,7 @@ class Recorder:
         attr = f"{prop.parent.class_.__name__}.{prop.key}" if prop is not None else f"{owner.class_.__name__}.?"
         site = self.frames.user_site()
         allowed = self.is_allowed(attr)
-        group = log.groups.get(owner)
+        group = log.groups.get(id(owner))
         if group is not None and not allowed and log.group_sizes[group] >= 2:
             log.lazy[(attr, site, group)].add(id(owner))
         previous, self._origin = self._origin, (ALLOWED if allowed else RELATIONSHIP)
