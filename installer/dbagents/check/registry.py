@@ -25,6 +25,7 @@ SYNTAX_ERROR = RuleInfo(
 
 # Groups of the rules that live outside the static engine (they have no module here).
 EXTERNAL_GROUPS = {
+    "DBA000": GROUPS,
     "DBA213": ("migrations",),
     "DBA214": ("migrations", "schema"),
     "DBA215": ("migrations",),
