@@ -23,10 +23,12 @@ KEY = "sql"
 TRIGGERS = ("text(", "execute", "exec_driver_sql", "literal_column", "order_by", "filter(", "where(", "literal_binds",
             "having(", "group_by")
 
-TEXT_SINKS = {"text", "TextClause", "literal_column", "exec_driver_sql"}
+TEXT_SINKS = {"text", "TextClause", "literal_column"}
+SA_MODULES = {"sqlalchemy", "sqlmodel", "flask_sqlalchemy"}
 EXECUTE_SINKS = {"execute", "executemany"}
 CLAUSE_SINKS = {"order_by", "filter", "where", "having", "group_by"}
 SAFE_CALLS = {"int", "float", "len", "bool", "abs", "round", "range", "hex", "min", "max", "sum", "ord"}
+PURE_CALLS = {"dumps", "str", "repr", "format", "json_dumps"}  # constant in, constant out
 STRING_METHODS = {"strip", "lstrip", "rstrip", "lower", "upper", "dedent", "title", "casefold", "capitalize"}
 SQL_WORDS = re.compile(
     r"\b(select|insert|update|delete|create|alter|drop|truncate|grant|revoke|set|from|where|values|vacuum|analyze|"
@@ -127,11 +129,47 @@ def _is_literal_binds_compile(node: ast.AST) -> bool:
     return False
 
 
+@dataclass
+class SqlImports:
+    """Names under which this file reaches SQLAlchemy's `text`/`literal_column` (others are not SQL sinks)."""
+
+    functions: set[str] = field(default_factory=set)  # from sqlalchemy import text [as sql_text]
+    modules: set[str] = field(default_factory=lambda: {"db"})  # import sqlalchemy as sa; Flask-SQLAlchemy's db
+
+    @classmethod
+    def of(cls, tree: ast.Module) -> "SqlImports":
+        found = cls()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SA_MODULES:
+                for alias in node.names:
+                    if alias.name in TEXT_SINKS:
+                        found.functions.add(alias.asname or alias.name)
+                    else:
+                        found.modules.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in SA_MODULES:
+                        found.modules.add(alias.asname or alias.name.split(".")[0])
+        return found
+
+    def is_sql_function(self, func: ast.AST) -> bool:
+        if isinstance(func, ast.Name):
+            return func.id in self.functions
+        if isinstance(func, ast.Attribute):
+            root = func.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            return isinstance(root, ast.Name) and root.id in self.modules
+        return False
+
+
 class _Scope:
     """Order-aware walk of one function (or module) body, tracking what local names hold."""
 
-    def __init__(self, facts: SqlFacts, consts: dict[str, Val], collections: set[str]):
+    def __init__(self, facts: SqlFacts, consts: dict[str, Val], collections: set[str],
+                 imports: SqlImports | None = None):
         self.facts = facts
+        self.imports = imports or SqlImports()
         self.env: dict[str, Val | None] = dict(consts)
         self.collections = set(collections)  # names bound to constant lists/tuples/sets/dicts
 
@@ -152,7 +190,11 @@ class _Scope:
         if isinstance(node, ast.Attribute):
             if UPPER_NAME.match(node.attr) or node.attr in ("__tablename__", "fullname"):
                 return CONST
-            if "__table__" in dotted(node).split("."):
+            parts = dotted(node).split(".")
+            if "__table__" in parts:
+                return CONST
+            # Enum members and class attributes (`Status.active`, `_State.done.value`) are defined in code
+            if parts[0] and parts[0].lstrip("_")[:1].isupper() and "()" not in parts[0] and len(parts) <= 3:
                 return CONST
             return None
         if isinstance(node, ast.JoinedStr):
@@ -206,7 +248,7 @@ class _Scope:
             return all(self.safe(e) for e in arg.elts)
         if isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
             # ", ".join(f":p{i}" for i in range(n)) — placeholders built from safe loop variables
-            inner = _Scope(self.facts, dict(self.env), self.collections)
+            inner = _Scope(self.facts, dict(self.env), self.collections, self.imports)
             for gen in arg.generators:
                 if self._const_iter(gen.iter) or (isinstance(gen.iter, ast.Call) and func_name(gen.iter) == "range"):
                     for name in _target_names(gen.target):
@@ -286,6 +328,8 @@ class _Scope:
             return self.classify(node.args[0])
         if name in SAFE_CALLS:
             return CONST
+        if name in PURE_CALLS and node.args and all(self.safe(a) for a in node.args):
+            return CONST
         return None
 
     def _const_iter(self, node: ast.AST) -> bool:
@@ -314,14 +358,14 @@ class _Scope:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for dec in stmt.decorator_list:
                 self.scan(dec)
-            inner = _Scope(self.facts, dict(self.env), self.collections)
+            inner = _Scope(self.facts, dict(self.env), self.collections, self.imports)
             for arg in _all_args(stmt.args):
                 inner.env[arg] = None
                 inner.collections.discard(arg)
             inner.run(stmt.body)
             return
         if isinstance(stmt, ast.ClassDef):
-            _Scope(self.facts, dict(self.env), self.collections).run(stmt.body)
+            _Scope(self.facts, dict(self.env), self.collections, self.imports).run(stmt.body)
             return
         if isinstance(stmt, ast.Assign):
             self.scan(stmt.value)
@@ -447,11 +491,13 @@ class _Scope:
     def sink(self, call: ast.Call) -> None:
         name = func_name(call)
         receiver = dotted(call.func.value) if isinstance(call.func, ast.Attribute) else ""
-        if name in TEXT_SINKS or name in EXECUTE_SINKS:
+        if name in TEXT_SINKS and not self.imports.is_sql_function(call.func):
+            return
+        if name in TEXT_SINKS or name in EXECUTE_SINKS or name == "exec_driver_sql":
             arg = call.args[0] if call.args else _kw(call, "statement", "sql", "text", "operation", "sqltext")
             if arg is None:
                 return
-            if isinstance(arg, ast.Call) and func_name(arg) in TEXT_SINKS:
+            if isinstance(arg, ast.Call) and func_name(arg) in TEXT_SINKS and self.imports.is_sql_function(arg.func):
                 return  # the inner text() reports
             val = self.classify(arg)
             if name in EXECUTE_SINKS and val is not None and val.is_str and isinstance(call.func, ast.Attribute):
@@ -555,7 +601,7 @@ def _module_constants(tree: ast.Module) -> tuple[dict[str, Val], set[str]]:
 def extract(src: SourceFile) -> SqlFacts | None:
     consts, collections = _module_constants(src.tree)
     facts = SqlFacts()
-    _Scope(facts, consts, collections).run(src.tree.body)
+    _Scope(facts, consts, collections, SqlImports.of(src.tree)).run(src.tree.body)
     if not facts.sinks and not facts.string_executes:
         return None
     facts.sinks = list({(s.line, s.col, s.sink): s for s in reversed(facts.sinks)}.values())[::-1]

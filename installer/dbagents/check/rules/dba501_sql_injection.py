@@ -64,19 +64,21 @@ Identifiers (table or column names) cannot be bound: pick them from a fixed allo
 or quote them with the dialect's `identifier_preparer.quote()`.
 """
     valid = [
-        Example('def f(session, uid):\n    return session.execute(text("SELECT * FROM t WHERE id = :id"), {"id": uid})\n'),
-        Example('TABLE = "users"\n\ndef f(session):\n    return session.execute(text(f"SELECT count(*) FROM {TABLE}"))\n'),
-        Example('def f(session, uid):\n    sql = f"SELECT * FROM t WHERE id = {uid}"\n    sql = "SELECT 1"\n'
-                '    return session.execute(text(sql))\n', note="reassigned to a constant"),
+        Example('from sqlalchemy import text\n\n\ndef f(session, uid):\n    return session.execute(text("SELECT * FROM t WHERE id = :id"), {"id": uid})\n'),
+        Example('from sqlalchemy import text\n\nTABLE = "users"\n\ndef f(session):\n    return session.execute(text(f"SELECT count(*) FROM {TABLE}"))\n'),
+        Example('import sqlalchemy as sa\n\n\ndef f(session, uid):\n    sql = f"SELECT * FROM t WHERE id = {uid}"\n    sql = "SELECT 1"\n'
+                '    return session.execute(sa.text(sql))\n', note="reassigned to a constant"),
         Example('def f(cursor, uid):\n    cursor.execute("SELECT * FROM t WHERE id = %s", (uid,))\n'),
         Example('def upgrade():\n    for table in ("a", "b"):\n        op.execute(f"ALTER TABLE {table} ADD x int")\n',
                 path="versions/0001_x.py"),
+        Example('from tagflow import text\n\n\ndef label(name):\n    return text(f"Hello {name}")\n',
+                note="not SQLAlchemy's text()"),
     ]
     invalid = [
-        Example('def f(session, uid):\n    return session.execute(text(f"SELECT * FROM t WHERE id = {uid}"))\n',
-                lines=(2,)),
-        Example('def f(session, name):\n    sql = "SELECT * FROM users WHERE 1 = 1"\n    if name:\n'
-                "        sql += f\" AND name = '{name}'\"\n    return session.execute(text(sql)).all()\n", lines=(5,)),
+        Example('from sqlalchemy import text\n\n\ndef f(session, uid):\n    return session.execute(text(f"SELECT * FROM t WHERE id = {uid}"))\n',
+                lines=(5,)),
+        Example('from sqlalchemy import text\n\n\ndef f(session, name):\n    sql = "SELECT * FROM users WHERE 1 = 1"\n    if name:\n'
+                "        sql += f\" AND name = '{name}'\"\n    return session.execute(text(sql)).all()\n", lines=(8,)),
         Example('def f(cursor, uid):\n    cursor.execute("DELETE FROM t WHERE id = %s" % uid)\n', lines=(2,)),
         Example('def f(conn, uid):\n    conn.exec_driver_sql("DELETE FROM t WHERE id = " + str(uid))\n', lines=(2,)),
         Example("def upgrade(name):\n    op.execute(\"UPDATE t SET x = '{}'\".format(name))\n",

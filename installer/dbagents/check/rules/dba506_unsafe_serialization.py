@@ -59,8 +59,8 @@ Printing a `literal_binds` rendering for logs or debugging is fine — just do n
         Example("from sqlalchemy import PickleType\n", note="an import alone"),
     ]
     invalid = [
-        Example('sql = str(stmt.compile(compile_kwargs={"literal_binds": True}))\nconn.execute(text(sql))\n',
-                lines=(2,)),
+        Example('from sqlalchemy import text\n\nsql = str(stmt.compile(compile_kwargs={"literal_binds": True}))\n'
+                'conn.execute(text(sql))\n', lines=(4,)),
         Example('def f(conn, stmt):\n    conn.exec_driver_sql(str(stmt.compile(compile_kwargs={"literal_binds": True})))\n',
                 lines=(2,)),
         Example("class Job(Base):\n    __tablename__ = 'job'\n    id = Column(Integer, primary_key=True)\n"
