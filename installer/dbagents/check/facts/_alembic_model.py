@@ -80,6 +80,7 @@ class SqlAction:
     concurrently: bool = False
     not_valid: bool = False
     detail: str = ""
+    schema: str | None = None
 
 
 # --------------------------------------------------------------------------------------- operations

@@ -7,6 +7,7 @@ returns nothing for the rest, so an unrecognised statement never produces a find
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from dbagents.check.facts._alembic_model import SqlAction
 
@@ -25,6 +26,20 @@ def _last(qname: str | None) -> str | None:
         return None
     part = re.split(r"\s*\.\s*", qname)[-1].strip('"')
     return None if HOLE in part else part.lower()
+
+
+def _schema(qname: str | None) -> str | None:
+    if not qname:
+        return None
+    parts = re.split(r"\s*\.\s*", qname)
+    if len(parts) < 2 or HOLE in parts[-2]:
+        return None
+    return parts[-2].strip('"').lower()
+
+
+def _with_schema(found: list[SqlAction], qname: str | None) -> list[SqlAction]:
+    schema = _schema(qname)
+    return [replace(a, schema=schema) for a in found] if schema else found
 
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
@@ -158,8 +173,8 @@ def actions(sql: str) -> tuple[SqlAction, ...]:
     for stmt in split_statements(sql):
         m = _CREATE_INDEX.match(stmt)
         if m:
-            out.append(SqlAction("create_index", _last(m.group("table")), _last(m.group("name")),
-                                 concurrently=bool(m.group("conc"))))
+            out.extend(_with_schema([SqlAction("create_index", _last(m.group("table")), _last(m.group("name")),
+                                               concurrently=bool(m.group("conc")))], m.group("table")))
             continue
         m = _DROP_INDEX.match(stmt)
         if m:
@@ -172,15 +187,15 @@ def actions(sql: str) -> tuple[SqlAction, ...]:
             continue
         m = _ALTER_TABLE.match(stmt)
         if m:
-            out.extend(_alter_actions(_last(m.group("table")), m.group("rest")))
+            out.extend(_with_schema(_alter_actions(_last(m.group("table")), m.group("rest")), m.group("table")))
             continue
         m = _CREATE_TABLE.match(stmt)
         if m:
-            out.append(SqlAction("create_table", _last(m.group("table"))))
+            out.extend(_with_schema([SqlAction("create_table", _last(m.group("table")))], m.group("table")))
             continue
         m = _DROP_TABLE.match(stmt)
         if m:
-            out.append(SqlAction("drop_table", _last(m.group("table"))))
+            out.extend(_with_schema([SqlAction("drop_table", _last(m.group("table")))], m.group("table")))
             continue
         m = _ENUM_ADD.match(stmt)
         if m:

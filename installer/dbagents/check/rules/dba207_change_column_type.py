@@ -10,6 +10,7 @@ from dbagents.check.facts._alembic_model import Call, Ref
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
+OTHER_DIALECT_MODULES = {"mysql", "sqlite", "mssql", "oracle"}
 _SAFE_SQL_TARGET = re.compile(r"^(TEXT|CHARACTER VARYING|VARCHAR)\s*(USING\b.*)?$", re.I)
 
 
@@ -78,6 +79,8 @@ op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(1
                 new, old = op.param("type_"), op.param("existing_type")
                 if rev.is_new_table(op.table) or is_widening(new, old):
                     continue
+                if isinstance(new, Call) and new.func.split(".")[0] in OTHER_DIALECT_MODULES:
+                    continue  # mysql.DATETIME(...) and friends: not a PostgreSQL change
                 column = op.param("column_name")
                 change = f"{_spell(old)} -> {_spell(new)}" if old is not None else f"to {_spell(new)}"
                 yield self.finding(
@@ -87,14 +90,15 @@ op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(1
                     end_line=op.end_line,
                 )
             elif op.name == "execute":
-                for action in op.actions:
-                    if action.kind != "alter_type" or rev.is_new_table(action.table):
-                        continue
-                    if _SAFE_SQL_TARGET.match(action.detail.strip()):
-                        continue
-                    yield self.finding(
-                        rev.relpath, op.line, op.col,
-                        f"type change of {action.table or '?'}.{action.name or '?'} to "
-                        f"{action.detail.split(' USING')[0].lower()} rewrites the table under an ACCESS EXCLUSIVE lock",
-                        end_line=op.end_line,
-                    )
+                changed = [a for a in op.actions if a.kind == "alter_type" and not rev.is_new_table(a.table)
+                           and not _SAFE_SQL_TARGET.match(a.detail.strip())]
+                if not changed:
+                    continue
+                columns = ", ".join(f"{a.table or '?'}.{a.name or '?'} to {a.detail.split(' USING')[0].lower()}"
+                                    for a in changed[:3])
+                more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+                yield self.finding(
+                    rev.relpath, op.line, op.col,
+                    f"type change of {columns}{more} rewrites the table under an ACCESS EXCLUSIVE lock",
+                    end_line=op.end_line,
+                )

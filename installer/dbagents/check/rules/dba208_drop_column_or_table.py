@@ -30,15 +30,20 @@ def _models(project):
         return None
 
 
-def _mapped(models, table: str | None, column: str | None):
-    """(relpath, line) of the model that still maps `table` (and `column`), or None."""
+def _mapped(models, table: str | None, column: str | None, schema: str | None = None):
+    """(relpath, line) of the model that still maps `table` (and `column`) in `schema`, or None."""
     if models is None or not table:
         return None
     try:
         tables = models.tables
         model = tables.get(table) or tables.get(table.lower())
+        if model is None and schema:
+            model = tables.get(f"{schema}.{table}")
         if model is None:
             return None
+        model_schema = getattr(model, "schema", None)
+        if (schema or "public").lower() != (model_schema or "public").lower():
+            return None  # same name in another schema: not the mapped table
         if column is not None and column not in model.columns and column.lower() not in model.columns:
             return None
         located = models.locate(table, column)
@@ -98,22 +103,22 @@ column in a later release's migration.
         models = None
         loaded = False
         for _env, rev, op in graph.pg_ops():
-            targets: list[tuple[str | None, str | None]] = []
+            targets: list[tuple[str | None, str | None, str | None]] = []
             if op.name == "drop_column":
                 column = op.param("column_name")
-                targets.append((op.table, column if isinstance(column, str) else None))
+                targets.append((op.table, column if isinstance(column, str) else None, op.schema))
             elif op.name == "drop_table" and not rev.is_new_table(op.table):
-                targets.append((op.table, None))
+                targets.append((op.table, None, op.schema))
             elif op.name == "execute":
                 for action in op.actions:
                     if action.kind == "drop_column":
-                        targets.append((action.table, action.name))
+                        targets.append((action.table, action.name, action.schema))
                     elif action.kind == "drop_table" and not rev.is_new_table(action.table):
-                        targets.append((action.table, None))
-            for table, column in targets:
+                        targets.append((action.table, None, action.schema))
+            for table, column, schema in targets:
                 if not loaded:
                     models, loaded = _models(project), True
-                where = _mapped(models, table, column)
+                where = _mapped(models, table, column, schema)
                 what = f"column {table or '?'}.{column}" if column else f"table {table or '?'!r}"
                 if where:
                     yield self.finding(
