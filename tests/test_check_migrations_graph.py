@@ -191,3 +191,21 @@ def test_engine_ignores_pyproject_but_parser_reads_tool_alembic():
     section = config.sections[0]
     assert section.script_location == "%(here)s/alembic"
     assert section.version_locations == ["%(here)s/alembic/versions", "%(here)s/extra"]
+
+
+def test_partial_run_does_not_claim_missing_parents_or_heads(tmp_path):
+    files = {
+        "alembic.ini": "[alembic]\nscript_location = migrations\n",
+        "migrations/versions/a.py": rev("a", None),
+        "migrations/versions/b.py": rev("b", "a"),
+        "migrations/versions/c.py": rev("c", "a"),
+        "migrations/versions/__init__.py": "",
+    }
+    _, findings = build(tmp_path, files, {"DBA213"})
+    assert len(findings) == 2  # the whole folder: two heads
+    only_c = tmp_path / "migrations/versions/c.py"
+    outcome = check_tree([only_c, tmp_path / "alembic.ini"], root=tmp_path, config=Config(), enabled={"DBA213"},
+                         jobs=1, use_cache=False)
+    graph = outcome.project.get("alembic")
+    assert not graph.envs[0].complete
+    assert outcome.findings == []  # parent "a" exists on disk, this run just did not check it

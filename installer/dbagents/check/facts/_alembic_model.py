@@ -214,6 +214,7 @@ class Env:
     duplicates: dict[str, list[Revision]] = field(default_factory=dict)
     missing: list[tuple[Revision, str]] = field(default_factory=list)  # (revision, unknown parent)
     cycles: list[list[str]] = field(default_factory=list)
+    complete: bool = True  # False when a versions folder holds .py files this run did not check
 
     @property
     def pg(self) -> bool:

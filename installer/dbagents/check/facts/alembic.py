@@ -179,6 +179,23 @@ def _link(env: Env) -> None:
                 stack.append((nxt, iter(revs[nxt].down_revisions)))
 
 
+def _complete(env: Env, root: Path | None, checked) -> bool:
+    """Did this run see every revision file of the env? (Only folder listings are read, never files.)"""
+    if root is None:
+        return True
+    for folder in env.versions:
+        try:
+            entries = list((root / folder).iterdir()) if folder else list(root.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.suffix == ".py" and entry.name != "__init__.py" and entry.is_file():
+                rel = f"{folder}/{entry.name}" if folder else entry.name
+                if rel not in checked:
+                    return False
+    return True
+
+
 def build(project) -> AlembicGraph:
     configs: list[AlembicConfigFile] = []
     env_scripts: dict[str, EnvScript] = {}
@@ -272,6 +289,7 @@ def build(project) -> AlembicGraph:
         graph.revisions.setdefault(rev.revision, rev)
 
     for env in graph.envs:
+        env.complete = _complete(env, root, project.files)
         _link(env)
         graph.heads.update(env.heads)
     return graph

@@ -54,7 +54,8 @@ Builds the revision graph of every migration environment (each `script_location`
 section, `version_locations`, and versions folders found without a config) and reports:
 several heads (two revisions that both revise the same parent, unless each head is on its own labelled
 branch), a `down_revision` naming a revision that does not exist, the same revision id in two files, and a
-cycle in `down_revision`.
+cycle in `down_revision`. Heads and missing parents are only judged when the run checked every file of the
+versions folder (checking a single changed revision cannot tell whether its parent exists).
 
 ## Why is this bad
 `alembic upgrade head` refuses to run with several heads, and an unknown parent, a duplicate id or a cycle
@@ -102,7 +103,9 @@ revision's `down_revision` at the other if neither is deployed yet.
         graph = project.get("alembic")
         for env in graph.envs:
             where = f" in {env.name}" if len(graph.envs) > 1 else ""
-            for rev, parent in env.missing:
+            # When only some revision files were checked (e.g. pre-commit passing changed files), parents and
+            # children outside the run are unknown: only duplicates and cycles among the checked files count.
+            for rev, parent in env.missing if env.complete else ():
                 yield self.finding(
                     rev.relpath, rev.down_line or rev.line, 1,
                     f"revision {rev.revision} revises {parent!r}, which does not exist{where}",
@@ -123,7 +126,7 @@ revision's `down_revision` at the other if neither is deployed yet.
                     f"down_revision cycle: {' -> '.join([*cycle, cycle[0]])}",
                     hint="break the cycle so the history has a base",
                 )
-            if len(env.heads) > 1 and not any(r.down_unknown for r in env.revisions.values()):
+            if env.complete and len(env.heads) > 1 and not any(r.down_unknown for r in env.revisions.values()):
                 if env.missing or env.cycles or _independent_branches(env):
                     continue
                 heads = sorted(env.heads)
