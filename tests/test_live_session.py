@@ -110,6 +110,8 @@ def test_duplicate_index_keeps_the_constraint(pg_server):
     assert len(messages) == 2, messages
     assert messages[0].startswith("index ix_users_email on public.users duplicates users_email_key")
     assert messages[1].startswith("index ix_users_email_lower2 on public.users duplicates ix_users_email_lower")
+    assert "CREATE INDEX ix_users_email ON public.users USING btree (email)" in messages[0]
+    assert all(f.hint.startswith("DROP INDEX CONCURRENTLY public.ix_users_email") for f in findings)
 
 
 def test_sequence_threshold_is_configurable(pg_server):

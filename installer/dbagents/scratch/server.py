@@ -191,7 +191,7 @@ def _run(cmd: list[str], *, as_user, cwd: Path, timeout: float, start_new_sessio
         raise InputError(f"scratch PostgreSQL: {Path(cmd[0]).name} failed ({detail}); {HOW_TO_GET_ONE}")
 
 
-def _start_local(bindir: Path, data_dir: Path) -> ScratchServer:
+def _start_local(bindir: Path, data_dir: Path, kind: str = "local") -> ScratchServer:
     as_user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         as_user = _unprivileged_user()
@@ -204,8 +204,8 @@ def _start_local(bindir: Path, data_dir: Path) -> ScratchServer:
                "-c synchronous_commit=off -c max_connections=50")
     _run([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(data_dir / "server.log"), "-w", "-t", "60",
           "-o", options, "start"], as_user=as_user, cwd=data_dir, timeout=90, start_new_session=True)
-    return ScratchServer("local", data_dir, data_dir, extension_dir=local_extension_dir(bindir),
-                         _handle=(bindir, pgdata, as_user))
+    ext_dir = pgserver_extension_dir() if kind == "pgserver" else local_extension_dir(bindir)
+    return ScratchServer(kind, data_dir, data_dir, extension_dir=ext_dir, _handle=(bindir, pgdata, as_user))
 
 
 def _stop_local(server: ScratchServer) -> None:
@@ -229,6 +229,32 @@ def _kill_postmaster(pgdata: Path) -> None:
 
 
 def _start_pgserver(data_dir: Path) -> ScratchServer:
+    """pgserver's embedded binaries, run like local ones (no fsync at initdb, fsync off, immediate stop).
+
+    As root, when the unprivileged user cannot execute them (pgserver lives under a private home), fall back
+    to pgserver's own start-up, which widens the permissions of the folders above its install itself.
+    """
+    import pgserver._commands as pg_commands
+
+    bindir = Path(pg_commands.POSTGRES_BIN_PATH)
+    if _runnable_unprivileged(bindir):
+        return _start_local(bindir, data_dir, kind="pgserver")
+    return _start_pgserver_managed(data_dir)
+
+
+def _runnable_unprivileged(bindir: Path) -> bool:
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return True
+    uid, gid, _ = _unprivileged_user()
+    try:
+        proc = subprocess.run([str(bindir / "initdb"), "--version"], capture_output=True, timeout=30, user=uid,
+                              group=gid, extra_groups=[], cwd="/")
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
+
+
+def _start_pgserver_managed(data_dir: Path) -> ScratchServer:
     import logging
 
     import pgserver
@@ -241,12 +267,31 @@ def _start_pgserver(data_dir: Path) -> ScratchServer:
         raise InputError(f"scratch PostgreSQL (pgserver) failed to start: {exc}; {HOW_TO_GET_ONE}") from None
     info = handle.get_postmaster_info()
     socket_dir = Path(info.socket_dir) if info.socket_dir else pgdata
-    return ScratchServer("pgserver", socket_dir, data_dir, port=info.port or 5432,
-                         extension_dir=pgserver_extension_dir(), _handle=handle)
+    server = ScratchServer("pgserver", socket_dir, data_dir, port=info.port or 5432,
+                           extension_dir=pgserver_extension_dir(), _handle=handle)
+    _throwaway_durability(server.url())
+    return server
+
+
+def _throwaway_durability(url: str) -> None:
+    """Nothing on a scratch server must survive a crash: skip fsync and full-page writes (reloadable settings)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in ("fsync", "full_page_writes", "synchronous_commit"):
+            conn.execute(f"ALTER SYSTEM SET {name} = off")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _stop_pgserver(server: ScratchServer) -> None:
     handle = server._handle
+    try:  # immediate stop: no shutdown checkpoint for data we delete anyway; pgserver then only removes files
+        from pgserver import _commands
+
+        _commands.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.data_dir / "data",
+                         user=getattr(handle, "system_user", None), timeout=30)
+    except Exception:  # noqa: BLE001 - handle.cleanup() below stops it the slow way
+        pass
     try:
         handle.cleanup()
     except Exception:  # noqa: BLE001 - fall back to killing it below
@@ -278,8 +323,8 @@ def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = ()
         finally:
             try:
                 if server is not None:
-                    (_stop_pgserver if server.kind == "pgserver" else _stop_local)(server)
-                elif chosen == "local":
+                    (_stop_local if isinstance(server._handle, tuple) else _stop_pgserver)(server)
+                else:
                     _kill_postmaster(data_dir / "data")
             finally:
                 shutil.rmtree(data_dir, ignore_errors=True)

@@ -20,7 +20,9 @@ class LiveContext:
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"schemas": self.schemas}
+        s = self.settings
+        return {"schemas": self.schemas, "seqscan_min_scans": s.seqscan_min_scans,
+                "unused_index_max_scans": s.unused_index_max_scans}
 
 
 @dataclass(frozen=True)

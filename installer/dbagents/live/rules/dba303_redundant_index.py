@@ -8,15 +8,14 @@ from dbagents.findings import Severity
 from dbagents.live.rules._base import LiveRule, qualified, sql_name, user_relation
 
 QUERY = f"""
-SELECT n.nspname AS schema, c.relname AS table, ic.relname AS name, am.amname AS am,
+SELECT i.indexrelid AS oid, n.nspname AS schema, c.relname AS table, ic.relname AS name, am.amname AS am,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisexclusion AS is_exclusion,
        i.indkey::int2[] AS keys, i.indnkeyatts AS nkey, i.indclass::oid[] AS opclasses,
        i.indcollation::oid[] AS collations, i.indoption::int2[] AS options,
        pg_get_expr(i.indexprs, i.indrelid) AS exprs, pg_get_expr(i.indpred, i.indrelid) AS pred,
-       pg_get_indexdef(i.indexrelid) AS definition,
-       EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
-               AND k.contype IN ('p', 'u', 'x')) AS backs_constraint
+       (k.conindid IS NOT NULL) AS backs_constraint
 FROM pg_index i
+LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) k ON k.conindid = i.indexrelid
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -46,12 +45,12 @@ def _is_prefix_of(small: dict, big: dict) -> bool:
     return all(small[k][:width] == big[k][:width] for k in ("keys", "opclasses", "collations", "options"))
 
 
-def evaluate(rows, ctx):
+def _redundancies(rows):
+    """(table obj, redundant index, the index that makes it redundant, "duplicate" | "prefix") per finding."""
     by_table: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         by_table[(row["schema"], row["table"])].append(row)
     for (schema, table), indexes in sorted(by_table.items()):
-        obj = qualified(schema, table)
         flagged: set[str] = set()
         groups: dict[tuple, list[dict]] = defaultdict(list)
         for index in indexes:
@@ -62,25 +61,44 @@ def evaluate(rows, ctx):
             keeper, *extras = sorted(group, key=_keeper_rank)
             for extra in extras:
                 flagged.add(extra["name"])
-                yield RULE.finding(
-                    obj,
-                    f"index {extra['name']} on {obj} duplicates {keeper['name']} (same columns, operator "
-                    f"classes, collations, expressions and predicate): {extra['definition']}",
-                    _drop_hint(schema, table, extra),
-                )
+                yield extra, keeper, "duplicate"
         for small in indexes:
             if small["name"] in flagged:
                 continue
             for big in sorted(indexes, key=lambda r: r["name"]):
                 if big is not small and big["name"] not in flagged and _is_prefix_of(small, big):
                     flagged.add(small["name"])
-                    yield RULE.finding(
-                        obj,
-                        f"index {small['name']} on {obj} is redundant: its columns are a prefix of "
-                        f"{big['name']} ({big['definition']})",
-                        _drop_hint(schema, table, small),
-                    )
+                    yield small, big, "prefix"
                     break
+
+
+def fetch(conn, ctx):
+    """One catalog query; index definitions (costly to deparse) only for the indexes that will be reported."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(QUERY, ctx.params).fetchall()
+        involved = sorted({r["oid"] for pair in _redundancies(rows) for r in pair[:2]})
+        definitions = {}
+        if involved:
+            cur.execute("SELECT o AS oid, pg_get_indexdef(o) AS definition FROM unnest(%s::oid[]) AS o", (involved,))
+            definitions = {r["oid"]: r["definition"] for r in cur.fetchall()}
+    for row in rows:
+        row["definition"] = definitions.get(row["oid"], "")
+    return rows
+
+
+def evaluate(rows, ctx):
+    for extra, other, kind in _redundancies(rows):
+        schema, table = extra["schema"], extra["table"]
+        obj = qualified(schema, table)
+        if kind == "duplicate":
+            message = (f"index {extra['name']} on {obj} duplicates {other['name']} (same columns, operator "
+                       f"classes, collations, expressions and predicate): {extra['definition']}")
+        else:
+            message = (f"index {extra['name']} on {obj} is redundant: its columns are a prefix of "
+                       f"{other['name']} ({other['definition']})")
+        yield RULE.finding(obj, message, _drop_hint(schema, table, extra))
 
 
 def _drop_hint(schema: str, table: str, index: dict) -> str:
@@ -104,6 +122,7 @@ RULE = LiveRule(
     fix="Drop the redundant index (CONCURRENTLY) and remove it from the models or migrations.",
     evaluate=evaluate,
     query=QUERY,
+    fetch=fetch,
     bad_sql="""
 CREATE TABLE events (id bigint PRIMARY KEY, kind text, created_at timestamptz);
 CREATE INDEX ix_events_kind ON events (kind);

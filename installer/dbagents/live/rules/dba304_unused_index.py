@@ -8,27 +8,31 @@ from dbagents.findings import Severity
 from dbagents.live.rules._base import LiveRule, qualified, sql_name, user_relation
 
 QUERY = f"""
-SELECT n.nspname AS schema, c.relname AS table, ic.relname AS name, ic.relkind::text AS relkind,
-       i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisexclusion AS is_exclusion,
-       i.indkey::int2[] AS keys, i.indnkeyatts AS nkey,
-       coalesce(agg.scans, 0) AS scans, coalesce(agg.size, 0) AS size,
+WITH stats AS (SELECT indexrelid, idx_scan FROM pg_stat_user_indexes),
+candidates AS (
+    SELECT i.indexrelid, i.indrelid, ic.relname AS name, ic.relkind::text AS relkind, i.indkey::int2[] AS keys,
+           i.indnkeyatts AS nkey, n.nspname AS schema, c.relname AS table,
+           CASE WHEN ic.relkind = 'i' THEN coalesce(st.idx_scan, 0)
+                ELSE (SELECT coalesce(sum(ps.idx_scan), 0) FROM pg_partition_tree(i.indexrelid) pt
+                      JOIN stats ps ON ps.indexrelid = pt.relid WHERE pt.isleaf) END AS scans
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_class c ON c.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN stats st ON st.indexrelid = i.indexrelid
+    WHERE i.indisvalid AND NOT ic.relispartition AND NOT i.indisunique AND NOT i.indisexclusion
+      AND {user_relation()}
+)
+SELECT cand.schema, cand.table, cand.name, cand.relkind, cand.keys, cand.nkey, cand.scans,
+       CASE WHEN cand.relkind = 'i' THEN pg_relation_size(cand.indexrelid)
+            ELSE (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0) FROM pg_partition_tree(cand.indexrelid) pt
+                  WHERE pt.isleaf) END AS size,
        coalesce((SELECT json_agg(f.conkey::int2[]) FROM pg_constraint f
-                 WHERE f.conrelid = i.indrelid AND f.contype = 'f'), '[]'::json) AS fk_keys,
+                 WHERE f.conrelid = cand.indrelid AND f.contype = 'f'), '[]'::json) AS fk_keys,
        (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) AS stats_reset,
-       pg_postmaster_start_time() AS server_start,
-       now() AS now
-FROM pg_index i
-JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_class c ON c.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN LATERAL (
-    SELECT sum(coalesce(s.idx_scan, 0)) AS scans, sum(pg_relation_size(t.relid)) AS size
-    FROM (SELECT i.indexrelid AS relid WHERE ic.relkind = 'i'
-          UNION ALL SELECT pt.relid FROM pg_partition_tree(i.indexrelid) pt WHERE ic.relkind = 'I' AND pt.isleaf) t
-    LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = t.relid
-) agg ON true
-WHERE i.indisvalid AND NOT ic.relispartition AND NOT i.indisunique AND NOT i.indisexclusion
-  AND {user_relation()}
+       pg_postmaster_start_time() AS server_start, now() AS now
+FROM candidates cand
+WHERE cand.scans <= %(unused_index_max_scans)s
 """
 
 

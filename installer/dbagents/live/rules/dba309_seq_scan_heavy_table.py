@@ -7,11 +7,11 @@ from dbagents.live.rules._base import LiveRule, qualified, user_relation
 
 QUERY = f"""
 SELECT n.nspname AS schema, c.relname AS table, s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan,
-       greatest(s.n_live_tup, c.reltuples::bigint) AS est_rows, pg_total_relation_size(c.oid) AS size
+       greatest(s.n_live_tup, c.reltuples::bigint) AS est_rows
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND s.seq_scan > 0 AND {user_relation()}
+WHERE c.relkind = 'r' AND s.seq_scan >= %(seqscan_min_scans)s AND {user_relation()}
 """
 
 
