@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from dbagents.check.facts._model_extract import (
-    AssignFacts, ClassFacts, ColumnFacts, ConstraintFacts, ModelFileFacts, RefFacts, TableFacts, TypeRef, last,
+    UNKNOWN, AssignFacts, ClassFacts, ColumnFacts, ConstraintFacts, ModelFileFacts, RefFacts, TableFacts, TypeRef, last,
 )
 from dbagents.check.facts._model_index import (
     TIMESTAMP_TYPES, ColumnModel, ForeignKeyModel, IndexModel, MappedClass, ModelIndex, RelationshipModel,
@@ -189,7 +189,7 @@ class Builder:
                 info.family = info.family or "declarative"
                 info.root_assign = (sym.relpath, sym.obj)
                 return
-            if fname == "SQLAlchemy" and sym.rest == ("Model",):
+            if sym.rest == ("Model",) and self._is_flask_db(sym.relpath, sym.obj):
                 info.family = info.family or "flask"
                 info.root_assign = (sym.relpath, sym.obj)
                 return
@@ -213,6 +213,14 @@ class Builder:
                     info.project_bases.append(found)
                     if parent.family and not info.family:
                         info.family = parent.family
+
+    def _is_flask_db(self, relpath: str, a: AssignFacts) -> bool:
+        """`db = SQLAlchemy()`, or an instance of a project subclass of it (`db = RedashSQLAlchemy()`)."""
+        fname = a.ref.name
+        if last(fname) == "SQLAlchemy" or a.name in ("db", "database"):
+            return True
+        found = self.r.find_class(relpath, fname)
+        return found is not None and any(last(b).endswith("SQLAlchemy") for b in found[1].bases)
 
     def ancestors(self, relpath: str, cls: ClassFacts, seen=None) -> list[tuple[str, ClassFacts]]:
         """Project ancestors, nearest first (depth-first, left to right)."""
@@ -323,7 +331,7 @@ class Builder:
             tz = final.kw("timezone")
             if tz is None and final.args and isinstance(final.args[0], bool):
                 tz = final.args[0]
-            cm.timezone = bool(tz) if tz is not None and tz != "?" else (None if tz == "?" else False)
+            cm.timezone = None if tz is UNKNOWN else bool(tz)
             if cm.sql_type == "TIMESTAMPTZ":
                 cm.timezone = True
 
@@ -523,7 +531,7 @@ class Builder:
             if None not in cols:
                 t.primary_key = tuple(cols)
         t.indexes.append(IndexModel(cons.name, tuple(cols), cons.unique, cons.kind, relpath, cons.line, cons.col,
-                                    source, cons.partial))
+                                    source, cons.partial, cons.special, cons.btree))
 
     # ------------------------------------------------------------ build
 
@@ -655,7 +663,8 @@ class Builder:
             col = t.column(c) if c else None
             resolved.append(col.name if col else c)
         t.indexes.append(IndexModel(cons.name, tuple(resolved), cons.unique, "unique" if cons.unique else "index",
-                                    relpath, cons.line, cons.col, "module", cons.partial))
+                                    relpath, cons.line, cons.col, "module", cons.partial, cons.special,
+                                    cons.btree))
 
 
 def build_index(files: dict[str, ModelFileFacts]) -> ModelIndex:

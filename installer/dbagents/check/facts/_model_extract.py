@@ -23,7 +23,22 @@ COLLECTIONS = {"list", "List", "set", "Set", "tuple", "Tuple", "Sequence", "Coll
                "dict", "Dict", "Mapping", "MutableSequence", "MutableSet", "AbstractSet", "InstrumentedList",
                "DynamicMapped", "WriteOnlyMapped", "AppenderQuery", "Query", "WriteOnlyCollection"}
 MAPPED = {"Mapped", "WriteOnlyMapped", "DynamicMapped"}
-UNKNOWN = "?"
+
+
+class _Unknown:
+    """A value the AST does not give us (a variable, a call); pickles as the module singleton."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self):
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN = _Unknown()
 
 
 def dotted(node: ast.AST | None) -> str | None:
@@ -239,6 +254,8 @@ class ConstraintFacts:
     ondelete: str | None = None
     table: str | None = None  # Index(..., table) / owner resolved later
     partial: bool = False  # postgresql_where= (a partial index)
+    special: bool = False  # postgresql_using= other than btree, or postgresql_ops= (operator classes)
+    btree: bool = True
 
 
 @dataclass
@@ -578,6 +595,9 @@ def parse_constraint(call: ast.Call) -> ConstraintFacts | None:
     c.refs = [parse_ref(a) for a in args]
     c.unique = kind in ("unique", "pk") or _truthy(_kwlit(call, "unique"))
     c.partial = _kw(call, "postgresql_where") is not None or _kw(call, "sqlite_where") is not None
+    using = _kwlit(call, "postgresql_using")
+    c.btree = using in (None, "btree")
+    c.special = not c.btree or _kw(call, "postgresql_ops") is not None
     return c
 
 

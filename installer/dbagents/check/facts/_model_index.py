@@ -86,6 +86,8 @@ class IndexModel:
     col: int = 1
     source: str = ""  # column | table_args | module | core
     partial: bool = False
+    special: bool = False  # non-btree method or explicit operator classes
+    btree: bool = True
     attr: str | None = None  # for source == "column": the column attribute with index=True / unique=True
 
     def leads_with(self, cols: set[str]) -> bool:
@@ -129,7 +131,7 @@ class TableModel:
             return True
         if self.primary_key and set(self.primary_key[: len(wanted)]) == wanted:
             return True
-        return any(ix.leads_with(wanted) for ix in self.indexes)
+        return any(ix.btree and ix.leads_with(wanted) for ix in self.indexes)
 
     def column(self, key: str) -> ColumnModel | None:
         if key in self.columns:

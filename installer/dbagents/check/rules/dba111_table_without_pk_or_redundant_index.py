@@ -83,7 +83,8 @@ id: Mapped[int] = mapped_column(primary_key=True)
                     reason = "the primary key" if len(t.primary_key) == 1 else "the primary key's leading column"
                 else:
                     for other in t.indexes:
-                        if other is ix or other.partial or not other.columns or other.columns[0] != col:
+                        if (other is ix or other.partial or other.special or not other.columns
+                                or other.columns[0] != col):
                             continue
                         if other.source == "column" and not other.unique:
                             continue

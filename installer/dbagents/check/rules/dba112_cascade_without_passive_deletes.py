@@ -94,6 +94,8 @@ class Child(Base):
             for rel in cls.relationships.values():
                 if rel.viewonly or rel.secondary or rel.target is None or rel.target == cls.name:
                     continue
+                if (rel.foreign_keys or rel.primaryjoin) and rel.collection is False:
+                    continue  # a scalar through our own column (e.g. `state_id`): many-to-one, nothing to delete
                 target = index.classes.get(rel.target)
                 if target is None or not target.concrete or target.tablename == cls.tablename:
                     continue

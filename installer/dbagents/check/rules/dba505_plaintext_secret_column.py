@@ -22,9 +22,23 @@ SAFE_PARTS = {
     "path", "file", "ref", "reference", "arn", "vault", "kms", "sent", "used", "attempts", "revoked", "lifetime",
     "ttl", "public", "encoded", "identifier", "index", "field", "header", "env",
 }
-STRING_TYPES = {"String", "Text", "Unicode", "UnicodeText", "VARCHAR", "TEXT", "CHAR", "NVARCHAR", "CITEXT",
-                "LargeBinary", "BYTEA", "Binary"}
+# Binary columns are left out: bcrypt output and ciphertext are bytes, plain text rarely is.
+STRING_TYPES = {"String", "Text", "Unicode", "UnicodeText", "VARCHAR", "TEXT", "CHAR", "NVARCHAR", "CITEXT"}
 HEAD = "from sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\n"
+
+
+HASH_LENGTHS = {40, 60, 64}  # sha1 / bcrypt / sha256 hex
+
+
+def _hash_sized(c) -> bool:
+    """CHAR(n), or String(40|60|64): fixed-size digests, the usual storage of a hashed token."""
+    ref = c.type
+    if ref is None or not ref.called:
+        return False
+    length = ref.args[0] if ref.args and isinstance(ref.args[0], int) else ref.kw("length")
+    if c.sql_type in ("CHAR", "NCHAR"):
+        return True
+    return isinstance(length, int) and length in HASH_LENGTHS
 
 
 def looks_secret(name: str) -> bool:
@@ -50,7 +64,8 @@ Finds mapped and Core columns whose attribute or column name contains `password`
 `token`, `api_key`, `private_key`, `access_key` … (the word list of bandit's B105) and whose type is a
 string or binary type (explicit, or `Mapped[str]`), unless the name says it is not the secret itself:
 `password_hash`, `token_digest`, `encrypted_api_key`, `api_key_prefix`, `token_expires_at`, `token_type`.
-Columns with a non-string type (e.g. an encrypted or password type from sqlalchemy-utils) are not reported.
+Columns with a non-string type (binary hash output, an encrypted or password type from sqlalchemy-utils)
+and fixed-size columns typical of digests (`CHAR(n)`, `String(40|60|64)`) are not reported.
 
 ## Why is this bad
 A secret stored in plain text is exposed to every backup, replica, log of a slow query, support dump and
@@ -97,6 +112,8 @@ api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of 
             if c.sql_type not in STRING_TYPES:
                 continue
             if not all(looks_secret(n) for n in {c.attr.lstrip("_"), c.name}):
+                continue
+            if _hash_sized(c):
                 continue  # `_password = Column("password_digest", …)`: the stored name says it is hashed
             yield self.finding(
                 c.relpath, c.line, c.col,
