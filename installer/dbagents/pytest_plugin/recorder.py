@@ -12,7 +12,6 @@ from fnmatch import fnmatchcase
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.orm.attributes import instance_state
 
 from dbagents.pytest_plugin import allow
 from dbagents.pytest_plugin.frames import FrameFilter, Site
@@ -54,11 +53,15 @@ class Recorder:
     def install(self) -> None:
         if self._installed:
             return
-        listeners = [(Engine, "before_cursor_execute", self._on_cursor_execute)]
+        listeners = [(Engine, "before_cursor_execute", self._on_cursor_execute, {})]
         if self.orm:
-            listeners += [(Session, "do_orm_execute", self._on_orm_execute), (Mapper, "load", self._on_load)]
-        for target, name, fn in listeners:
-            event.listen(target, name, fn)
+            listeners += [
+                (Session, "do_orm_execute", self._on_orm_execute, {}),
+                # raw=True: SQLAlchemy hands over the InstanceState, no per-object wrapper call
+                (Mapper, "load", self._on_load, {"raw": True}),
+            ]
+        for target, name, fn, options in listeners:
+            event.listen(target, name, fn, **options)
             self._installed.append((target, name, fn))
 
     def uninstall(self) -> None:
@@ -80,11 +83,10 @@ class Recorder:
         return allow.allowed() or any(fnmatchcase(attr, pattern) for pattern in self.allow_patterns)
 
     # -- listeners -------------------------------------------------------------------------------
-    def _on_load(self, target, context) -> None:
+    def _on_load(self, state, context) -> None:
         log = self.log
         if log is None:
             return
-        state = instance_state(target)
         key = (context.runid, state.mapper.base_mapper)
         log.groups[id(state)] = key
         log.loaded.append(state)
