@@ -223,3 +223,25 @@ def test_drop_is_error_while_a_model_still_maps_it(tmp_path):
 def test_noqa_on_last_line_of_a_multiline_operation(tmp_path):
     upgrade = '    op.create_index(\n        "ix_a", "t", ["a"]\n    )  # noqa: DBA202\n'
     assert run(tmp_path, upgrade, {"DBA202"}) == []
+
+
+def test_drop_then_readd_under_same_name_is_not_an_error(tmp_path):
+    upgrade = (
+        '    op.drop_column("users", "nickname")\n'                                              # 9
+        '    op.alter_column("users", "nickname_v2", new_column_name="nickname")\n'
+        '    op.drop_table("audit")\n'                                                           # 11
+    )
+    later = HEAD.replace('"a1"', '"b2"').replace("down_revision = None", 'down_revision = "a1"') + (
+        'def upgrade():\n    op.create_table("audit", sa.Column("id", sa.Integer(), primary_key=True))\n')
+    found = run(tmp_path, upgrade, {"DBA208"}, files={"app/models.py": MODELS,
+                                                      "migrations/versions/b2.py": later})
+    assert sorted((f.path, f.line, f.severity) for f in found) == [
+        ("migrations/versions/a1.py", 9, Severity.WARNING), ("migrations/versions/a1.py", 11, Severity.WARNING)]
+
+
+def test_column_readded_in_a_later_revision_is_not_an_error(tmp_path):
+    later = HEAD.replace('"a1"', '"b2"').replace("down_revision = None", 'down_revision = "a1"') + (
+        'def upgrade():\n    op.add_column("users", sa.Column("nickname", sa.Text()))\n')
+    found = run(tmp_path, '    op.drop_column("users", "nickname")\n', {"DBA208"},
+                files={"app/models.py": MODELS, "migrations/versions/b2.py": later})
+    assert [(f.line, f.severity) for f in found] == [(9, Severity.WARNING)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
+from dbagents.check.facts._alembic_checks import FILES, PATH, column_call, column_name, revision_file
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -50,6 +50,53 @@ def _mapped(models, table: str | None, column: str | None, schema: str | None = 
         return located or (model.relpath, model.line)
     except AttributeError:
         return None
+
+
+def _recreates(op, table: str | None, column: str | None) -> bool:
+    """Does `op` (re)create `table` (or `table.column`) under that name?"""
+    if not table:
+        return False
+    if op.name == "create_table" and op.table == table:
+        if column is None:
+            return True
+        return any(column_call(v) is not None and column_name(column_call(v)) == column
+                   for k, v in op.params.items() if k.startswith("arg"))
+    if op.name == "rename_table" and str(op.param("new_table_name", "")).lower() == table:
+        return True
+    if column is None:
+        return any(a.kind == "create_table" and a.table == table for a in op.actions)
+    if op.table != table:
+        return any(a.kind == "add_column" and a.table == table and a.name == column for a in op.actions)
+    if op.name == "add_column":
+        col = column_call(op.param("column"))
+        return col is not None and column_name(col) == column
+    if op.name == "alter_column":
+        return op.param("new_column_name") == column
+    return False
+
+
+def _descendants(env, revision: str) -> list:
+    children: dict[str, list] = {}
+    for rev in env.revisions.values():
+        for parent in rev.down_revisions:
+            children.setdefault(parent, []).append(rev)
+    out, todo, seen = [], [revision], set()
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child.revision not in seen:
+                seen.add(child.revision)
+                out.append(child)
+                todo.append(child.revision)
+    return out
+
+
+def _recreated_later(env, rev, drop_op, table: str | None, column: str | None) -> bool:
+    """The model may map a *new* column/table of the same name, added after this drop."""
+    for op in rev.upgrade_ops():
+        if op.line > drop_op.line and _recreates(op, table, column):
+            return True
+    return any(_recreates(op, table, column) for later in _descendants(env, rev.revision)
+               for op in later.upgrade_ops())
 
 
 class DropColumnOrTable(ProjectRule):
@@ -102,7 +149,7 @@ column in a later release's migration.
         graph = project.get("alembic")
         models = None
         loaded = False
-        for _env, rev, op in graph.pg_ops():
+        for env, rev, op in graph.pg_ops():
             targets: list[tuple[str | None, str | None, str | None]] = []
             if op.name == "drop_column":
                 column = op.param("column_name")
@@ -119,6 +166,8 @@ column in a later release's migration.
                 if not loaded:
                     models, loaded = _models(project), True
                 where = _mapped(models, table, column, schema)
+                if where and _recreated_later(env, rev, op, (table or "").lower() or None, column):
+                    where = None
                 what = f"column {table or '?'}.{column}" if column else f"table {table or '?'!r}"
                 if where:
                     yield self.finding(
