@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import io
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,16 +37,17 @@ def scratch(project: Path, monkeypatch=None, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def project_run():
+def project_run(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("DATABASE_URL", REAL_URL)
-    before_dirs = set(glob.glob("/tmp/dbagents-scratch-*"))
+    private_tmp = tmp_path_factory.mktemp("scratch-tmp")
+    mp.setattr(tempfile, "tempdir", str(private_tmp))  # the server's data directory lands here
     before_tree = _tree(PROJECT)
     try:
         findings, err = scratch(PROJECT)
     finally:
         mp.undo()
-    yield findings, err, before_dirs, before_tree
+    yield findings, err, private_tmp, before_tree
 
 
 def _by_rule(findings, rule):
@@ -89,10 +90,10 @@ def test_live_checks_run_on_the_migrated_schema(project_run):
 
 @pytest.mark.slow
 def test_run_is_announced_and_leaves_nothing_behind(project_run):
-    findings, err, before_dirs, before_tree = project_run
+    findings, err, private_tmp, before_tree = project_run
     assert "executes alembic.ini's env.py and migrations" in err and "DATABASE_URL is not used" in err
     assert "real-secret" not in err and all("secret" not in f.message for f in findings)
-    assert set(glob.glob("/tmp/dbagents-scratch-*")) <= before_dirs  # server and data directory removed
+    assert list(private_tmp.iterdir()) == []  # server data directory and run files removed
     assert _tree(PROJECT) == before_tree  # no __pycache__, nothing written into the project
 
 

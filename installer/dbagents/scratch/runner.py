@@ -56,6 +56,22 @@ class ScratchSettings:
         return cls(**kwargs)
 
 
+def split_settings(settings: dict | None) -> tuple[ScratchSettings, dict]:
+    """Scratch keys, and live keys (nested under "live" or mixed in at the top level), validated."""
+    from dataclasses import fields
+
+    from dbagents.live.settings import LiveSettings
+
+    settings = dict(settings or {})
+    live = dict(settings.pop("live", None) or {})
+    live_keys = {f.name for f in fields(LiveSettings)}
+    for key in list(settings):
+        if str(key).replace("-", "_") in live_keys:
+            live[key] = settings.pop(key)
+    LiveSettings.from_mapping(live)  # fail early, before a server starts
+    return ScratchSettings.from_mapping(settings), live
+
+
 # ---------------------------------------------------------------------------------------------- project facts
 
 
@@ -270,9 +286,7 @@ def run_scratch(project_root: Path, *, alembic_ini: Path | None = None, scratch_
     from dbagents.live.rules import ALL_RULES
     from dbagents.scratch.server import start_scratch_server
 
-    settings = dict(settings or {})
-    live_settings = settings.get("live") or {}
-    cfg = ScratchSettings.from_mapping(settings)
+    cfg, live_settings = split_settings(settings)
     root = Path(project_root).resolve()
     ini = find_alembic_ini(root, alembic_ini)
     version_dirs, configured_url = read_ini(ini)

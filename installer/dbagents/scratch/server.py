@@ -301,6 +301,23 @@ def _stop_pgserver(server: ScratchServer) -> None:
 # ---------------------------------------------------------------------------------------------- public
 
 
+def _others_can_enter(folder: Path) -> bool:
+    return all(p.stat().st_mode & 0o001 for p in (folder, *folder.parents))
+
+
+def _make_data_dir() -> Path:
+    """A fresh private directory; as root it must sit where the unprivileged server user can reach it."""
+    data_dir = Path(tempfile.mkdtemp(prefix="dbagents-scratch-"))
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0) or _others_can_enter(data_dir.parent):
+        return data_dir
+    data_dir.rmdir()
+    fallback = Path("/tmp")
+    if fallback.is_dir() and _others_can_enter(fallback):
+        return Path(tempfile.mkdtemp(prefix="dbagents-scratch-", dir=fallback))
+    raise InputError(f"running as root, the scratch server runs as an unprivileged user who cannot enter "
+                     f"{Path(tempfile.gettempdir())}; set TMPDIR to a directory everyone may enter (chmod o+x)")
+
+
 @contextmanager
 def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = ()) -> Iterator[ScratchServer]:
     """Start a temporary PostgreSQL server; always stop it and delete its data directory afterwards.
@@ -309,7 +326,7 @@ def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = ()
     the migrations steer "auto" to the local binaries when pgserver lacks one of them.
     """
     chosen = choose_kind(kind, tuple(extensions))
-    data_dir = Path(tempfile.mkdtemp(prefix="dbagents-scratch-"))
+    data_dir = _make_data_dir()
     server: ScratchServer | None = None
     with _signals_raise_exit():
         try:
