@@ -23,7 +23,9 @@ URL = re.compile(
 )
 PLACEHOLDER = re.compile(r"^(\$\{?\w+\}?|%\(\w+\)s|%%\(\w+\)s|%s|\{\w*\}|<[^>]*>|\[[^\]]*\]|\*+|x+|\.\.\.|"
                          r"\x00|\$\w+.*|.*\x00.*|\{.*\})$", re.IGNORECASE)
-HOLE = "\x00"  # stands for an f-string's {value} part
+HOLE = "\x00"
+HOSTNAME = re.compile(r"^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])?$")
+RESERVED_DOMAINS = (".example", ".example.com", ".example.org", ".example.net", ".test", ".invalid")  # RFC 2606  # stands for an f-string's {value} part
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", "host.docker.internal", ""}
 ECHO_FUNCS = {"create_engine", "create_async_engine", "engine_from_config", "async_engine_from_config"}
 
@@ -78,7 +80,7 @@ def parse_urls(text: str, line: int, col: int, kind: str) -> list[DbUrl]:
         query = parse_qs(rest.split("?", 1)[1]) if "?" in rest else {}
         ssl = (query.get("sslmode") or query.get("ssl") or query.get("ssl_mode") or [""])[0].lower()
         socket_host = any(v.startswith("/") for v in query.get("host", []))
-        placeholder = _is_placeholder(host) or "$" in host or "%" in host
+        placeholder = _is_placeholder(host) or not HOSTNAME.match(host) or host.lower().endswith(RESERVED_DOMAINS)
         local = (
             host.lower() in LOCAL_HOSTS or host.startswith("127.") or host.lower().endswith(".localhost")
             or ("." not in host and not host.startswith("[")) or socket_host

@@ -18,6 +18,8 @@ CONNECTIONISH = re.compile(r"(^|[._])(conn|connection|bind|connectable|engine|db
                            re.IGNORECASE)
 ENGINEISH = re.compile(r"(^|[._])(engine|async_engine|sync_engine)$|engine$", re.IGNORECASE)
 BULK_LEGACY = {"bulk_insert_mappings", "bulk_save_objects", "bulk_update_mappings"}
+DRIVER_MODULES = {"asyncpg", "psycopg", "psycopg2", "sqlite3", "aiosqlite", "duckdb", "pymysql", "MySQLdb", "aiomysql",
+                  "oracledb", "cx_Oracle", "pyodbc", "snowflake", "pg8000", "databases", "clickhouse_driver"}
 MOVED_NAMES = {"declarative_base", "declared_attr", "as_declarative", "DeclarativeMeta", "has_inherited_table",
                "synonym_for", "comparable_using", "instrument_declarative"}
 
@@ -77,6 +79,8 @@ stmt = select(User.id, User.name)
                 path="versions/0001_x.py"),
         Example("from sqlalchemy.ext.declarative import DeferredReflection, AbstractConcreteBase\n"),
         Example("d = {}\nvalue = d.get('x')\nrows = api.query('x')\n", note="no SQLAlchemy import"),
+        Example("import asyncpg\nimport sqlalchemy\n\nasync def f(url):\n    connection = await asyncpg.connect(url)\n"
+                "    await connection.execute('CREATE DATABASE x')\n", note="an asyncpg connection takes strings"),
     ]
     invalid = [
         Example("from sqlalchemy.orm import Session\n\nusers = session.query(User).all()\n", lines=(3,)),
@@ -96,12 +100,13 @@ stmt = select(User.id, User.name)
             return
         facts = ctx.facts.get(SQL)
         string_exec_lines = set()
+        scopes = _non_sqlalchemy_scopes(ctx.tree) if facts is not None and facts.string_executes else []
         if facts is not None:
             for ex in facts.string_executes:
                 recv = ex.receiver
                 if not recv or recv == "op" or "cursor" in recv.lower() or recv.lower() in ("cur", "c", "self"):
                     continue
-                if not CONNECTIONISH.search(recv.replace("()", "")):
+                if not CONNECTIONISH.search(recv.replace("()", "")) or recv in _innermost(scopes, ex.line):
                     continue
                 string_exec_lines.add(ex.line)
                 yield self._f(ctx, ex.line, ex.col, Severity.ERROR,
@@ -170,3 +175,49 @@ stmt = select(User.id, User.name)
             yield self._f(ctx, line, col, Severity.ERROR, "MetaData(bind=...) was removed in 2.0",
                           "pass the engine/connection where it is used: metadata.create_all(engine)", end)
 
+
+
+def _bound_kind(value: ast.AST) -> str:
+    """'driver' for a DB-API/driver connection or an unknown non-SQLAlchemy object, 'sa' otherwise."""
+    while isinstance(value, ast.Await):
+        value = value.value
+    if not isinstance(value, ast.Call):
+        return "sa"
+    name = dotted(value.func)
+    root = name.split(".")[0]
+    if root in DRIVER_MODULES:
+        return "driver"
+    last = name.rsplit(".", 1)[-1]
+    if last in ("connect", "begin", "connection", "get_bind", "engine_connect", "Session", "sessionmaker"):
+        return "sa"
+    if last[:1].isupper() and root not in ("sa", "sqlalchemy", "orm"):
+        return "driver"  # SqlAlchemyConnector(...), DuckDBPyConnection(...): not a SQLAlchemy Connection
+    return "sa"
+
+
+def _non_sqlalchemy_scopes(tree: ast.Module) -> list[tuple[int, int, set[str]]]:
+    """(first line, last line, names) per function: names only bound to non-SQLAlchemy objects there."""
+    scopes = [(1, 10**9, _non_sqlalchemy_names(tree))]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scopes.append((node.lineno, node.end_lineno or node.lineno, _non_sqlalchemy_names(node)))
+    return scopes
+
+
+def _innermost(scopes, line: int) -> set[str]:
+    best = min((s for s in scopes if s[0] <= line <= s[1]), key=lambda s: s[1] - s[0])
+    return best[2]
+
+
+def _non_sqlalchemy_names(tree: ast.AST) -> set[str]:
+    """Names only ever bound to driver connections or other non-SQLAlchemy objects in this scope."""
+    kinds: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        pairs = []
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            pairs.append((node.targets[0].id, node.value))
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            pairs.extend((i.optional_vars.id, i.context_expr) for i in node.items if isinstance(i.optional_vars, ast.Name))
+        for name, value in pairs:
+            kinds.setdefault(name, set()).add(_bound_kind(value))
+    return {name for name, found in kinds.items() if found == {"driver"}}

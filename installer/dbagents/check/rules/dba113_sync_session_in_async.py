@@ -75,6 +75,11 @@ async def handler():
         Example("async def f(engine):\n    async with engine.connect() as conn:\n"
                 "        await conn.run_sync(lambda c: Session(c).execute(select(User)))\n"),
         Example("factory = async_sessionmaker(engine, **options)\n"),
+        Example("async def f(request):\n    async_sessionmaker = request.state.async_sessionmaker\n"
+                "    async with async_sessionmaker() as session:\n        await session.execute(q)\n",
+                note="a factory instance named like the class"),
+        Example("async def f(sessionmaker, orgs):\n    await asyncio.gather(*(sync(o, sessionmaker=sessionmaker) for o in orgs))\n",
+                note="each task opens its own session from the factory"),
         Example("import requests\n\nasync def f():\n    s = requests.Session()\n", note="not SQLAlchemy's Session"),
         Example("async def f(factory):\n    async with factory() as s1, factory() as s2:\n"
                 "        await asyncio.gather(load(s1), load(s2))\n"),
@@ -85,8 +90,10 @@ async def handler():
                 "        return s.scalars(select(User)).all()\n", lines=(5, 6)),
         Example("SessionLocal = sessionmaker(bind=engine)\n\nasync def handler():\n    db = SessionLocal()\n",
                 lines=(4,)),
-        Example("SessionLocal = async_sessionmaker(engine)\n", lines=(1,)),
-        Example("factory = sessionmaker(engine, class_=AsyncSession)\n", lines=(1,)),
+        Example("from sqlalchemy.ext.asyncio import async_sessionmaker\n\nSessionLocal = async_sessionmaker(engine)\n",
+                lines=(3,)),
+        Example("from sqlalchemy.orm import sessionmaker\n\nfactory = sessionmaker(engine, class_=AsyncSession)\n",
+                lines=(3,)),
         Example("async def f(session: AsyncSession):\n"
                 "    users, orders = await asyncio.gather(load_users(session), load_orders(session))\n",
                 lines=(2,)),
@@ -130,6 +137,8 @@ async def handler():
         kws = {kw.arg for kw in node.keywords}
         if None in kws:  # **options
             return
+        if not (node.args or node.keywords) or not self._from_sqlalchemy(node.func):
+            return  # calling a factory instance (`async with async_sessionmaker() as s`), or not SQLAlchemy's
         is_async_factory = name in ("async_sessionmaker", "AsyncSession") or (
             name == "sessionmaker" and any(kw.arg == "class_" and "AsyncSession" in dotted(kw.value)
                                            for kw in node.keywords)
@@ -152,8 +161,11 @@ async def handler():
             if a.annotation is not None and "AsyncSession" in ast.dump(a.annotation)
         }
         stack = list(fn.body)
+        inside_reported: set[int] = set()
         while stack:
             node = stack.pop()
+            if id(node) in inside_reported:
+                continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                 continue  # nested scopes: run_sync/run_in_executor callbacks, or reported on their own
             stack.extend(ast.iter_child_nodes(node))
@@ -164,6 +176,7 @@ async def handler():
             if name in ("create_engine", "Session", "sessionmaker", "scoped_session") and not (
                 name == "sessionmaker" and any(kw.arg == "class_" for kw in node.keywords)
             ) and self._from_sqlalchemy(func):
+                inside_reported.update(id(n) for n in ast.walk(node) if n is not node)
                 yield ctx.report(self, node, f"sync {name}() inside `async def {fn.name}` blocks the event loop",
                                  hint="use create_async_engine / AsyncSession / async_sessionmaker")
             elif isinstance(func, ast.Name) and func.id in factories:
@@ -200,8 +213,13 @@ async def handler():
     def _from_sqlalchemy(self, func: ast.AST) -> bool:
         if isinstance(func, ast.Name):
             return func.id in self._sa_names
+        if not isinstance(func, ast.Attribute):
+            return False
         return dotted(func.value) in ("orm", "sa", "sqlalchemy", "sa.orm", "sqlalchemy.orm", "sqlmodel")
 
     @staticmethod
     def _sessionish(name: str, params: set[str]) -> bool:
-        return name in params or "session" in name.lower()
+        lowered = name.lower()
+        if "maker" in lowered or "factory" in lowered:
+            return False  # a session factory: each task opens its own session
+        return name in params or "session" in lowered

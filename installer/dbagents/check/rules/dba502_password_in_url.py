@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts.dburls import KEY as URLS
+from dbagents.check.rules.dba503_insecure_engine_settings import is_test_path
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
 
@@ -26,9 +27,10 @@ password part is literal — in `sqlalchemy.url` and other values of alembic `.i
 `URL.create(..., password="…")` with a literal password.
 
 Placeholders are fine: `${DB_PASSWORD}`, `$DB_PASSWORD`, `%(DB_PASSWORD)s`, `{password}` templates,
-f-string values, `<password>`, `***`. Severity is **error** for a non-local host and **warning** when the host
+f-string values, `<password>`, `***`. Severity is **error** for a non-local host, **warning** when the host
 is local (`localhost`, `127.0.0.1`, a unix socket, a single-label service name such as `db`), which is usually
-a development or CI credential. Docstrings are not checked.
+a development credential, and **info** in test files (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`),
+whose URLs are nearly always fixtures. Docstrings are not checked.
 
 ## Why is this bad
 Anything committed is readable by everyone with access to the repository, its forks, CI logs and backups —
@@ -81,6 +83,7 @@ Rotate any password that was ever committed.
         facts = ctx.facts.get(URLS)
         if facts is None:
             return
+        in_tests = is_test_path(ctx.relpath)
         for url in facts.urls:
             if not url.has_password:
                 continue
@@ -91,4 +94,8 @@ Rotate any password that was ever committed.
             host = url.host or "a local socket"
             msg = f"{where} for {url.scheme} on {host} carries a literal password"
             f = self.finding(ctx.relpath, url.line, url.col, msg)
-            yield f.with_severity(Severity.WARNING) if local else f
+            if in_tests:
+                f = f.with_severity(Severity.INFO)
+            elif local:
+                f = f.with_severity(Severity.WARNING)
+            yield f

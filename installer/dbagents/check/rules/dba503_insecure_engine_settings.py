@@ -34,8 +34,8 @@ class InsecureEngineSettings(ModuleRule):
   `conftest.py` are skipped);
 - a PostgreSQL URL literal (Python string or .ini value) whose host is not local and whose query has no
   `sslmode=require`, `verify-ca` or `verify-full` (or asyncpg's `ssl=require`). Local hosts — `localhost`,
-  `127.0.0.1`, `::1`, unix sockets, single-label names such as a compose service `db` — and placeholder hosts
-  (`${DB_HOST}`, f-string values) are not reported.
+  `127.0.0.1`, `::1`, unix sockets, single-label names such as a compose service `db` — placeholder hosts
+  (`${DB_HOST}`, f-string values), RFC 2606 example domains (`db.example.com`) and test files are not reported.
 
 ## Why is this bad
 `echo=True` logs every statement *with its bound parameters* — passwords, tokens and personal data end up in
@@ -46,26 +46,26 @@ and without `verify-full` nothing checks that the server is the one you meant.
 ## Example
 ```python
 engine = create_engine(settings.DATABASE_URL, echo=True)
-REPLICA = "postgresql+psycopg://reader@replica.db.example.com/app"
+REPLICA = "postgresql+psycopg://reader@replica.db.acme.io/app"
 ```
 
 ## Fix
 ```python
 engine = create_engine(settings.DATABASE_URL, echo=settings.SQL_ECHO)  # off unless asked for
-REPLICA = "postgresql+psycopg://reader@replica.db.example.com/app?sslmode=verify-full"
+REPLICA = "postgresql+psycopg://reader@replica.db.acme.io/app?sslmode=verify-full"
 ```
 """
     valid = [
         Example("engine = create_engine(url, echo=True)\n", path="tests/conftest.py"),
         Example("engine = create_engine(url, echo=settings.DEBUG)\n"),
-        Example('engine = create_engine("postgresql://reader@replica.example.com/app?sslmode=verify-full")\n'),
+        Example('engine = create_engine("postgresql://reader@replica.acme.io/app?sslmode=verify-full")\n'),
         Example('engine = create_engine("postgresql://app@localhost:5432/app")\n'),
         Example('engine = create_engine(f"postgresql://app@{host}/app")\n'),
     ]
     invalid = [
         Example("engine = create_engine(url, echo=True)\n", path="app/db.py", lines=(1,)),
-        Example('REPLICA = "postgresql+psycopg://reader@replica.db.example.com/app"\n', lines=(1,)),
-        Example("[alembic]\nsqlalchemy.url = postgresql://app@db.example.com/app?sslmode=prefer\n",
+        Example('REPLICA = "postgresql+psycopg://reader@replica.db.acme.io/app"\n', lines=(1,)),
+        Example("[alembic]\nsqlalchemy.url = postgresql://app@db.acme.io/app?sslmode=prefer\n",
                 path="alembic.ini", lines=(2,)),
         Example('engine = create_async_engine(DB_URL, echo="debug")\n', path="app/db.py", lines=(1,)),
     ]
@@ -81,6 +81,8 @@ REPLICA = "postgresql+psycopg://reader@replica.db.example.com/app?sslmode=verify
                     f"{echo.call} echoes every statement with its bound parameters into the logs",
                     hint="remove echo=True or tie it to a debug setting; use logging for the sqlalchemy.engine logger",
                 )
+        if is_test_path(ctx.relpath):
+            return  # test fixtures describe databases; they do not connect to production ones
         for url in facts.urls:
             if url.scheme not in TLS_SCHEMES or url.host_is_local or url.host_is_placeholder or url.kind == "url.create":
                 continue
