@@ -294,3 +294,52 @@ def test_plugin_form_has_no_errors_and_only_the_documented_warnings(run_cli, tmp
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- section:bundle -->")[1].split("<!-- /section:bundle -->")[0]
     assert "CC031" in section and "permissionMode" in section and "mcpServers" in section
+
+
+def test_performance_command_pytest_line_produces_the_report_it_reads(tmp_path):
+    """Run the exact pytest line of /validate-database-performance on a project with a real N+1."""
+    import shlex
+    import subprocess
+    import sys
+
+    _, body = split(COMMANDS["validate-database-performance"])
+    line = re.search(r"^pytest --dbagents-nplusone=warn --dbagents-report=\S+ -q$", body, flags=re.M).group(0)
+    report_rel = re.search(r"--dbagents-report=(\S+)", line).group(1)
+    project = tmp_path / "n1"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_orders.py").write_text(textwrap.dedent('''
+        from __future__ import annotations
+        from sqlalchemy import ForeignKey, create_engine, select
+        from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+        class Base(DeclarativeBase):
+            pass
+
+        class Customer(Base):
+            __tablename__ = "customer"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            orders: Mapped[list[Order]] = relationship(back_populates="customer")
+
+        class Order(Base):
+            __tablename__ = "orders"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+            customer: Mapped[Customer] = relationship(back_populates="orders")
+
+        def test_report():
+            engine = create_engine("sqlite://")
+            Base.metadata.create_all(engine)
+            with Session(engine) as session:
+                session.add_all([Customer(orders=[Order(), Order()]) for _ in range(5)])
+                session.commit()
+            with Session(engine) as session:
+                counts = [len(c.orders) for c in session.scalars(select(Customer))]
+            assert counts == [2] * 5
+    '''))
+    args = shlex.split(line)[1:]
+    result = subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"], cwd=project,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr  # warn mode: the test passes
+    report = json.loads((project / report_rel).read_text())
+    assert {"summary", "findings", "rules"} <= set(report)
+    assert any(f["rule"] == "DBA401" and "Customer.orders" in f["message"] for f in report["findings"]), report
