@@ -17,10 +17,11 @@ SKIP_DIRS = {
     ".dbagents_cache",
 }
 SUFFIXES = {".py": "python", ".ini": "ini"}
+NAMED = {"pyproject.toml": "toml"}  # [tool.alembic] configuration
 
 
 def file_kind(path: Path) -> str | None:
-    return SUFFIXES.get(path.suffix)
+    return NAMED.get(path.name) or SUFFIXES.get(path.suffix)
 
 
 def _excluded(rel: str, patterns: Iterable[str]) -> bool:

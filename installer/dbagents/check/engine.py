@@ -24,7 +24,18 @@ from dbagents.findings import Finding
 
 PARALLEL_MIN_FILES = 48
 # Files that import one of these are always parsed (a syntax problem there is worth reporting).
-CORE_TRIGGERS = ("sqlalchemy", "sqlmodel", "alembic", "flask_sqlalchemy")  # below this, a process pool costs more than it saves
+CORE_TRIGGERS = ("sqlalchemy", "sqlmodel", "alembic", "flask_sqlalchemy")
+# A Python file is parsed only if it mentions one of these at all: everything the rules look for (models,
+# sessions, engines, raw SQL sinks, database URLs, migrations) needs one of them. The rules' own triggers
+# then decide which of them run on it.
+GATE = CORE_TRIGGERS + (
+    "Mapped[", "mapped_column", "Column(", "relationship(", "__tablename__", "Table(", "DeclarativeBase",
+    "declarative", "registry(", "TypeDecorator", "db.Model", "SQLModel", "Session", "session", "engine",
+    "execute", "text(", "literal_column", "cursor", "postgres", "mysql", "sqlite", "mssql", "oracle",
+    "down_revision", "op.", "select(", "query(", "exec_driver_sql", "literal_binds", "PickleType", "bulk_",
+    "MetaData",
+)
+_GATE_BYTES = tuple(g.encode() for g in GATE)  # below this, a process pool costs more than it saves
 
 
 @dataclass
@@ -53,7 +64,11 @@ def _plan():
 def might_matter(data: bytes, kind: str) -> bool:
     """Cheap pre-filter: only files containing some trigger substring are parsed."""
     if kind == "ini":
-        return b"[alembic" in data or b"sqlalchemy.url" in data
+        return b"[alembic" in data or b"sqlalchemy.url" in data or b"script_location" in data
+    if kind == "toml":
+        return b"[tool.alembic" in data
+    if not any(g in data for g in _GATE_BYTES):
+        return False
     _, _, triggers = _plan()
     return any(t in data for t in triggers)
 

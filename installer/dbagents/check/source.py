@@ -73,6 +73,17 @@ class SourceFile:
     tree: ast.Module | None = None
     problem: ParseProblem | None = None
     _lines: list[str] | None = None
+    _nodes: list | None = None
+
+    @property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the tree, from one `ast.walk` shared by all extractors and rules of this file."""
+        if self._nodes is None:
+            self._nodes = list(ast.walk(self.tree)) if self.tree is not None else []
+        return self._nodes
+
+    def nodes_of(self, *types: type) -> list[ast.AST]:
+        return [n for n in self.nodes if isinstance(n, types)]
 
     @property
     def lines(self) -> list[str]:

@@ -892,11 +892,13 @@ def _imports(facts: ModelFileFacts, stmt: ast.stmt) -> None:
 def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str]) -> None:
     """One walk over the whole file: MetaData()/declarative_base() calls, legacy API uses, naming assignments."""
     in_functions: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            for inner in ast.walk(node):
-                if inner is not node and isinstance(inner, ast.Call):
-                    in_functions.add(id(inner))
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:  # one pass: which calls sit inside a function or lambda
+        node, inside = stack.pop()
+        if inside and isinstance(node, ast.Call):
+            in_functions.add(id(node))
+        child_inside = inside or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        stack.extend((child, child_inside) for child in ast.iter_child_nodes(node))
     flask = any(v[0].startswith("flask_sqlalchemy") for v in facts.imports.values())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):

@@ -113,7 +113,7 @@ created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_def
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
-        for node in ast.walk(ctx.tree):
+        for node in ctx.src.nodes:
             if not isinstance(node, ast.Call) or last(dotted(node.func)) not in COLUMN_CALLS:
                 continue
             for kw in node.keywords:

@@ -96,7 +96,7 @@ stmt = select(User).where(and_(User.active, User.admin))  # or (User.active) & (
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
-        for node in ast.walk(ctx.tree):
+        for node in ctx.src.nodes:
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             if node.func.attr not in FILTER_METHODS:
