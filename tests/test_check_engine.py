@@ -196,3 +196,18 @@ def test_rules_and_rule_commands(run_cli):
     assert run_cli("rule", "python-operator-in-filter").stdout == proc.stdout
     rows = json.loads(run_cli("rules", "--format", "json").stdout)
     assert {"DBA000", "DBA114"} <= {r["id"] for r in rows}
+
+
+def test_pyproject_tool_alembic_is_discovered(tmp_path, run_cli):
+    rev = 'from alembic import op\nrevision = "{r}"\ndown_revision = {d}\n\ndef upgrade():\n    pass\n\n' \
+          'def downgrade():\n    pass\n'
+    write(tmp_path, {
+        "pyproject.toml": '[tool.alembic]\nscript_location = "db/migrations"\n',
+        "db/migrations/env.py": "from alembic import context\ncontext.run_migrations()\n",
+        "db/migrations/versions/a.py": rev.format(r="a1", d="None"),
+        "db/migrations/versions/b.py": rev.format(r="b1", d='"a1"'),
+        "db/migrations/versions/c.py": rev.format(r="c1", d='"a1"'),
+    })
+    doc = json.loads(run_cli("check", "migrations", "--no-cache", "--select", "DBA213", "--format", "json", ".").stdout)
+    assert [f["rule"] for f in doc["findings"]] and all(f["rule"] == "DBA213" for f in doc["findings"])
+    assert any("head" in f["message"] for f in doc["findings"]), doc
