@@ -21,10 +21,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    """A throwaway PostgreSQL server; yields an object with `.uri(dbname)` and `.createdb(name)`.
-
-    Uses dbagents' own scratch-server code when it exists (so the tests exercise it), pgserver otherwise.
-    """
+    """A throwaway PostgreSQL server (embedded pgserver); yields an object with `.uri(dbname)` and `.createdb()`."""
     pytest.importorskip("psycopg")
     try:
         import pgserver

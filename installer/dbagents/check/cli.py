@@ -87,9 +87,12 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, d
     if database_url or scratch or scratch_url:
         from dbagents.check.external import run_external
 
-        findings.extend(run_external(outcome.project, enabled, database_url=database_url, schemas=list(schemas),
-                                     scratch=scratch or bool(scratch_url), scratch_url=scratch_url,
-                                     alembic_ini=alembic_ini))
+        external = run_external(outcome.project, enabled, database_url=database_url, schemas=list(schemas),
+                                scratch=scratch or bool(scratch_url), scratch_url=scratch_url,
+                                alembic_ini=alembic_ini)
+        # The scratch run re-proves what the static engine may already have said (e.g. DBA213 two heads).
+        seen = {(f.rule_id, f.path, f.line) for f in findings if f.path}
+        findings.extend(f for f in external if not (f.path and (f.rule_id, f.path, f.line) in seen))
     infos = all_rule_infos()
     rules = {rid: infos[rid] for rid in sorted(enabled) if rid in infos}
     if statistics and fmt == "text":
