@@ -311,8 +311,9 @@ def _accesses(var: str, body: list) -> list[Access]:
     found: dict[tuple[str, ...], Access] = {}
 
     def add(path, node):
-        if path not in found:
-            found[path] = Access(path, node.lineno, node.col_offset + 1, node.end_lineno or node.lineno)
+        acc = Access(path, node.lineno, node.col_offset + 1, node.end_lineno or node.lineno)
+        if path not in found or (acc.line, acc.col) < (found[path].line, found[path].col):
+            found[path] = acc
 
     inner: list[tuple[str, str, list]] = []
     stack = list(body)
@@ -344,10 +345,9 @@ def _accesses(var: str, body: list) -> list[Access]:
                 add((base.attr, node.attr), node)
     for rel, elem, inner_body in inner:
         for acc in _accesses(elem, inner_body):
-            if len(acc.path) == 1:
-                key = (rel,) + acc.path
-                if key not in found:
-                    found[key] = Access(key, acc.line, acc.col, acc.end_line)
+            key = (rel,) + acc.path
+            if len(acc.path) == 1 and (key not in found or (acc.line, acc.col) < (found[key].line, found[key].col)):
+                found[key] = Access(key, acc.line, acc.col, acc.end_line)
     return sorted(found.values(), key=lambda a: (a.line, a.col, a.path))
 
 

@@ -133,7 +133,7 @@ def _is_literal_binds_compile(node: ast.AST) -> bool:
 class SqlImports:
     """Names under which this file reaches SQLAlchemy's `text`/`literal_column` (others are not SQL sinks)."""
 
-    functions: set[str] = field(default_factory=set)  # from sqlalchemy import text [as sql_text]
+    functions: dict[str, str] = field(default_factory=dict)  # local name -> sqlalchemy name (text as sql_text)
     modules: set[str] = field(default_factory=lambda: {"db"})  # import sqlalchemy as sa; Flask-SQLAlchemy's db
 
     @classmethod
@@ -143,7 +143,7 @@ class SqlImports:
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SA_MODULES:
                 for alias in node.names:
                     if alias.name in TEXT_SINKS:
-                        found.functions.add(alias.asname or alias.name)
+                        found.functions[alias.asname or alias.name] = alias.name
                     else:
                         found.modules.add(alias.asname or alias.name)
             elif isinstance(node, ast.Import):
@@ -490,6 +490,8 @@ class _Scope:
 
     def sink(self, call: ast.Call) -> None:
         name = func_name(call)
+        if isinstance(call.func, ast.Name):
+            name = self.imports.functions.get(name, name)
         receiver = dotted(call.func.value) if isinstance(call.func, ast.Attribute) else ""
         if name in TEXT_SINKS and not self.imports.is_sql_function(call.func):
             return
@@ -497,7 +499,9 @@ class _Scope:
             arg = call.args[0] if call.args else _kw(call, "statement", "sql", "text", "operation", "sqltext")
             if arg is None:
                 return
-            if isinstance(arg, ast.Call) and func_name(arg) in TEXT_SINKS and self.imports.is_sql_function(arg.func):
+            if isinstance(arg, ast.Call) and self.imports.is_sql_function(arg.func) and (
+                self.imports.functions.get(func_name(arg), func_name(arg)) in TEXT_SINKS
+            ):
                 return  # the inner text() reports
             val = self.classify(arg)
             if name in EXECUTE_SINKS and val is not None and val.is_str and isinstance(call.func, ast.Attribute):

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
+from dbagents.check.rules.dba503_insecure_engine_settings import is_test_path
 from dbagents.findings import Finding, Severity
 
 SA_IMPORT = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlmodel|flask_sqlalchemy)\b", re.MULTILINE)
@@ -67,10 +68,12 @@ class WastefulOrmUsage(ModuleRule):
 - a Core `delete(...)`/`update(...)`/`insert(...)` (or `table.delete().where(...)`) statement written as a bare
   expression statement, or assigned to a local variable that is never used afterwards — it is built and
   thrown away (**warning**);
-- `session.add(obj)` inside a `for` loop that also commits or flushes on every iteration (**warning**), or that
-  iterates a large input — a CSV/JSON reader, `readlines()`, `range(n)` with n ≥ 1000 (**info**).
+- `session.add(obj)` inside a `for` loop that also commits (**warning**) or flushes (**info**) on every
+  iteration, or that iterates a large input — a CSV/JSON reader, `readlines()`, `range(n)` with n ≥ 1000
+  (**info**).
 
-Only files that import SQLAlchemy, SQLModel or Flask-SQLAlchemy are checked.
+Only files that import SQLAlchemy, SQLModel or Flask-SQLAlchemy are checked. In test files only the
+never-executed statement is reported: counting or seeding a few fixture rows there is fine.
 
 ## Why is this bad
 `len(q.all())` transfers and materialises every row (and every ORM object, with identity-map bookkeeping) to
@@ -123,7 +126,10 @@ session.commit()
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
         if not SA_IMPORT.search(ctx.src.text):
             return
+        in_tests = is_test_path(ctx.relpath)
         for node in ast.walk(ctx.tree):
+            if in_tests and not isinstance(node, ast.Expr):
+                continue  # counting a handful of fixture rows or seeding them one by one is fine in tests
             if isinstance(node, ast.Call) and func_name(node) == "len" and len(node.args) == 1:
                 yield from self._len_all(ctx, node)
             elif isinstance(node, ast.Expr):
@@ -182,7 +188,7 @@ session.commit()
             sync = func_name(syncs[0])
             f = ctx.report(self, add, f"session.add() with a {sync}() on every loop iteration: one round trip per row",
                            hint="add all rows (or one insert() with a list of dicts), then commit once")
-            yield f
+            yield f if sync == "commit" else f.with_severity(Severity.INFO)
         elif self._large_input(loop.iter):
             f = ctx.report(self, add, "session.add() row by row over a large input",
                            hint="session.execute(insert(Model), list_of_dicts) inserts in batches")
