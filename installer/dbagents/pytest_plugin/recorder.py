@@ -18,6 +18,7 @@ from dbagents.pytest_plugin.frames import FrameFilter, Site
 
 # Where a statement came from, for DBA402: plain, an ORM relationship load, or an allowed block.
 PLAIN, RELATIONSHIP, ALLOWED = "", "relationship", "allowed"
+GROUP_KEY = "dbagents.nplusone.group"  # key in InstanceState.info: the result that loaded the instance
 
 
 @dataclass
@@ -28,10 +29,10 @@ class TestLog:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     first_site: dict[str, Site | None] = field(default_factory=dict)
     repeat_site: dict[str, Site | None] = field(default_factory=dict)
-    # id(instance state) -> (load run id, base mapper) of the result that loaded it; `loaded` keeps
-    # those states alive for the test so ids stay unique (the objects themselves can still go).
-    groups: dict[int, tuple] = field(default_factory=dict)
-    loaded: list = field(default_factory=list)
+    # (load run id, base mapper) -> how many instances that one result loaded. Each instance carries its
+    # group in the public `InstanceState.info` dict, so nothing here keeps loaded objects alive (holding
+    # them made every garbage collection of a query-heavy test slower). Run ids are unique per process,
+    # so a tag left from an earlier test finds no size here and never counts.
     group_sizes: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
     # (Model.attr, site, group) -> ids of the instances lazy-loaded there
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
@@ -48,6 +49,7 @@ class Recorder:
         self.log: TestLog | None = None
         self._origin = PLAIN
         self._installed: list[tuple] = []
+        self._base_mappers: dict[type, object] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def install(self) -> None:
@@ -87,9 +89,12 @@ class Recorder:
         log = self.log
         if log is None:
             return
-        key = (context.runid, state.mapper.base_mapper)
-        log.groups[id(state)] = key
-        log.loaded.append(state)
+        cls = state.class_
+        base = self._base_mappers.get(cls)
+        if base is None:
+            base = self._base_mappers[cls] = state.mapper.base_mapper
+        key = (context.runid, base)
+        state.info[GROUP_KEY] = key
         log.group_sizes[key] += 1
 
     def _on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -117,8 +122,8 @@ class Recorder:
         attr = f"{prop.parent.class_.__name__}.{prop.key}" if prop is not None else f"{owner.class_.__name__}.?"
         site = self.frames.user_site()
         allowed = self.is_allowed(attr)
-        group = log.groups.get(id(owner))
-        if group is not None and not allowed and log.group_sizes[group] >= 2:
+        group = owner.info.get(GROUP_KEY)
+        if group is not None and not allowed and log.group_sizes.get(group, 0) >= 2:
             log.lazy[(attr, site, group)].add(id(owner))
         previous, self._origin = self._origin, (ALLOWED if allowed else RELATIONSHIP)
         try:
