@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dbagents.check import cache as result_cache
+from dbagents.check import walk as walk_cache
 from dbagents.check.discover import discover
 from dbagents.check.facts import extractors
 from dbagents.check.project import FileResult, Project
@@ -79,6 +80,14 @@ def _hit(triggers, text: str) -> bool:
 
 def analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) -> FileResult:
     """Parse one file once, extract its facts and run the module rules on it (worker side)."""
+    walk_cache.reset()
+    try:
+        return _analyze(path, relpath, kind, data, file_digest)
+    finally:
+        walk_cache.reset()
+
+
+def _analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) -> FileResult:
     module_rules, extractor_mods, _ = _plan()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -191,21 +200,24 @@ def check_tree(
                 Finding(relpath, 0, 0, SYNTAX_ERROR.id, f"cannot read file: {exc.strerror}", SYNTAX_ERROR.severity)
             ])
             continue
-        if not might_matter(data, kind):
-            continue
         file_digest = result_cache.digest(data)
         previous = cached.get(relpath)
         if previous is not None and previous.digest == file_digest:
             results[relpath] = previous
-            hits += 1
-        else:
+            hits += previous.parsed
+        elif might_matter(data, kind):
             todo.append((path, relpath, kind, data, file_digest))
+        else:  # remembered (digest only) so an unchanged tree is not even scanned next time
+            results[relpath] = FileResult(relpath, kind, file_digest)
     workers = jobs or config.jobs or os.cpu_count() or 1
     for result in _run_workers(todo, workers):
         results[result.relpath] = result
     if use_cache and todo:
         result_cache.save(cache_root, root, results)
 
+    # Workers finish in any order and cache hits come first: sort, so project facts (and every message
+    # built from them) are the same whichever way a file's result was obtained.
+    results = dict(sorted(results.items()))
     project = Project(root, config, results)
     findings: list[Finding] = []
     for result in results.values():
@@ -214,7 +226,7 @@ def check_tree(
         if issubclass(cls, ProjectRule) and cls.id in enabled:
             findings.extend(cls().check(project))
     kept = filter_findings(findings, project, enabled)
-    return CheckOutcome(kept, project, len(files), len(todo) + hits, hits)
+    return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits)
 
 
 def filter_findings(findings, project: Project, enabled: set[str]) -> list[Finding]:

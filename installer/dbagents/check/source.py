@@ -79,7 +79,9 @@ class SourceFile:
     def nodes(self) -> list[ast.AST]:
         """Every node of the tree, from one `ast.walk` shared by all extractors and rules of this file."""
         if self._nodes is None:
-            self._nodes = list(ast.walk(self.tree)) if self.tree is not None else []
+            from dbagents.check.walk import walk
+
+            self._nodes = walk(self.tree) if self.tree is not None else []
         return self._nodes
 
     def nodes_of(self, *types: type) -> list[ast.AST]:

@@ -16,6 +16,7 @@ from dbagents.check.facts._alembic_model import (
     literal_name,
 )
 from dbagents.check.facts._alembic_sql import HOLE, actions
+from dbagents.check.walk import walk
 
 # Positional parameter names of alembic.op.* and of batch_op.* (the batch form has no table argument).
 OP_SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -147,7 +148,7 @@ def sql_text(node: ast.AST, strings: dict[str, str]) -> str | None:
 
 def _is_update_expression(node: ast.AST) -> bool:
     """`sa.update(t)…`, `t.update().where(…)…`, `session.query(X)…update({...})` inside an execute argument."""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if not isinstance(sub, ast.Call):
             continue
         func = sub.func
@@ -311,7 +312,7 @@ class _Collector:
         self._calls(stmt, batches, autocommit, dialect, strings)
 
     def _calls(self, node, batches, autocommit, dialect, strings):
-        calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+        calls = [n for n in walk(node) if isinstance(n, ast.Call)]
         calls.sort(key=lambda c: (c.lineno, c.col_offset))
         consumed: set[int] = set()
         for call in calls:
@@ -343,7 +344,7 @@ class _Collector:
             else:
                 continue
             # nested calls inside an operation's arguments are not operations of their own
-            for inner in ast.walk(call):
+            for inner in walk(call):
                 if inner is not call:
                     consumed.add(id(inner))
             self.ops.append(op)
@@ -422,7 +423,7 @@ def _module_assignments(tree: ast.Module) -> dict[str, tuple[ast.AST, int]]:
 
 def _op_aliases(tree: ast.Module) -> set[str]:
     names = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "alembic":
             for alias in node.names:
                 if alias.name == "op":
@@ -450,7 +451,7 @@ def _is_empty(func: ast.FunctionDef | None) -> bool:
 
 
 def _timeout_line(tree: ast.Module) -> int:
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             low = node.value.lower()
             if any(word in low for word in TIMEOUT_WORDS):
@@ -524,7 +525,7 @@ def extract_env(tree: ast.Module, text: str, relpath: str) -> EnvScript | None:
     if "run_migrations" not in text or "configure" not in text:
         return None
     env = EnvScript(relpath)
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "configure":
             env.configure_line = env.configure_line or node.lineno
             for kw in node.keywords:

@@ -7,6 +7,7 @@ source text (``sa.DateTime``, ``User.id``) and ``_model_build`` resolves them wi
 from __future__ import annotations
 
 import ast
+from dbagents.check.walk import walk
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -747,7 +748,7 @@ def _declared_attr(cls: ClassFacts, fn: ast.FunctionDef) -> None:
                or d.endswith("declared_attr.cascading") for d in decos):
         return
     ret = None
-    for node in ast.walk(fn):
+    for node in walk(fn):
         if isinstance(node, ast.Return) and node.value is not None:
             ret = node.value
     if fn.name == "__tablename__":
@@ -805,7 +806,7 @@ def parse_class(node: ast.ClassDef) -> ClassFacts:
             _declared_attr(cls, stmt)
     if cls.impl is not None or any(last(b) == "TypeDecorator" for b in bases):
         cls.tz_hint = any(isinstance(n, ast.keyword) and n.arg == "timezone" and literal(n.value) is True
-                          for n in ast.walk(node))
+                          for n in walk(node))
     return cls
 
 
@@ -900,7 +901,7 @@ def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str
         child_inside = inside or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         stack.extend((child, child_inside) for child in ast.iter_child_nodes(node))
     flask = any(v[0].startswith("flask_sqlalchemy") for v in facts.imports.values())
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call):
             fname = func_name(node)
             lname = last(fname)

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from dbagents.check.source import SourceFile
+from dbagents.check.walk import walk
 
 KEY = "sql"
 TRIGGERS = ("text(", "execute", "exec_driver_sql", "literal_column", "order_by", "filter(", "where(", "literal_binds",
@@ -139,7 +140,7 @@ class SqlImports:
     @classmethod
     def of(cls, tree: ast.Module) -> "SqlImports":
         found = cls()
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SA_MODULES:
                 for alias in node.names:
                     if alias.name in TEXT_SINKS:

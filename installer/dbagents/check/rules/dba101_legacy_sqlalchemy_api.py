@@ -11,6 +11,7 @@ from dbagents.check.facts.sql import KEY as SQL
 from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
+from dbagents.check.walk import walk
 
 SA_IMPORT = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlmodel|flask_sqlalchemy|alembic)\b", re.MULTILINE)
 SESSIONISH = re.compile(r"(^|[._])(session|sess|db_session|dbsession)$|session$", re.IGNORECASE)
@@ -112,7 +113,7 @@ stmt = select(User.id, User.name)
                 yield self._f(ctx, ex.line, ex.col, Severity.ERROR,
                               f"{recv}.execute() with a plain SQL string was removed in SQLAlchemy 2.0",
                               "wrap the SQL in text(): execute(text(\"…\"), {\"param\": value})", ex.end_line)
-        nodes = list(ast.walk(ctx.tree))
+        nodes = list(walk(ctx.tree))
         # `session.query(M).get(x)` is reported once, as Query.get()
         self._get_receivers = {
             id(n.func.value) for n in nodes
@@ -198,7 +199,7 @@ def _bound_kind(value: ast.AST) -> str:
 def _non_sqlalchemy_scopes(tree: ast.Module) -> list[tuple[int, int, set[str]]]:
     """(first line, last line, names) per function: names only bound to non-SQLAlchemy objects there."""
     scopes = [(1, 10**9, _non_sqlalchemy_names(tree))]
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             scopes.append((node.lineno, node.end_lineno or node.lineno, _non_sqlalchemy_names(node)))
     return scopes
@@ -212,7 +213,7 @@ def _innermost(scopes, line: int) -> set[str]:
 def _non_sqlalchemy_names(tree: ast.AST) -> set[str]:
     """Names only ever bound to driver connections or other non-SQLAlchemy objects in this scope."""
     kinds: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         pairs = []
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             pairs.append((node.targets[0].id, node.value))

@@ -9,6 +9,7 @@ from typing import Iterable
 from dbagents.check.facts._model_extract import dotted, last
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
+from dbagents.check.walk import walk
 
 COLUMN_CALLS = {"mapped_column", "Column", "Field", "column_property"}
 DEFAULT_KEYWORDS = {"default", "onupdate", "insert_default", "default_factory"}
@@ -46,7 +47,7 @@ def _once_calls(node: ast.AST) -> Iterable[ast.Call]:
 
 
 def _utcnow_uses(node: ast.AST) -> Iterable[ast.AST]:
-    for n in ast.walk(node):
+    for n in walk(node):
         if isinstance(n, (ast.Attribute, ast.Name)) and last(dotted(n)) == "utcnow":
             yield n
 

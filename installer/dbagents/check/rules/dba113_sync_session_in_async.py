@@ -9,6 +9,7 @@ from typing import Iterable
 from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
+from dbagents.check.walk import walk
 
 SYNC_FACTORIES = {"sessionmaker", "scoped_session"}
 ASYNC_FACTORIES = {"async_sessionmaker", "async_scoped_session"}
@@ -16,7 +17,7 @@ SYNC_ENGINE_IO = {"connect", "begin", "execute", "raw_connection"}
 
 
 def _names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
 
 
 class SyncSessionInAsync(ModuleRule):
@@ -105,11 +106,11 @@ async def handler():
         sync_factories, sync_engines = self._module_sync_objects(ctx.tree)
         self._sa_names = {
             alias.asname or alias.name
-            for node in ast.walk(ctx.tree) if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            for node in walk(ctx.tree) if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                 ("sqlalchemy", "sqlmodel"))
             for alias in node.names
         }
-        for node in ast.walk(ctx.tree):
+        for node in walk(ctx.tree):
             if isinstance(node, ast.Call):
                 yield from self._expire_on_commit(ctx, node)
             elif isinstance(node, ast.AsyncFunctionDef):
@@ -176,7 +177,7 @@ async def handler():
             if name in ("create_engine", "Session", "sessionmaker", "scoped_session") and not (
                 name == "sessionmaker" and any(kw.arg == "class_" for kw in node.keywords)
             ) and self._from_sqlalchemy(func):
-                inside_reported.update(id(n) for n in ast.walk(node) if n is not node)
+                inside_reported.update(id(n) for n in walk(node) if n is not node)
                 yield ctx.report(self, node, f"sync {name}() inside `async def {fn.name}` blocks the event loop",
                                  hint="use create_async_engine / AsyncSession / async_sessionmaker")
             elif isinstance(func, ast.Name) and func.id in factories:

@@ -10,6 +10,7 @@ from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.check.rules.dba503_insecure_engine_settings import is_test_path
 from dbagents.findings import Finding, Severity
+from dbagents.check.walk import walk
 
 SA_IMPORT = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlmodel|flask_sqlalchemy)\b", re.MULTILINE)
 QUERYISH = {"query", "scalars", "execute", "filter", "filter_by", "where", "select", "order_by", "join", "options",
@@ -127,7 +128,7 @@ session.commit()
         if not SA_IMPORT.search(ctx.src.text):
             return
         in_tests = is_test_path(ctx.relpath)
-        for node in ast.walk(ctx.tree):
+        for node in walk(ctx.tree):
             if in_tests and not isinstance(node, ast.Expr):
                 continue  # counting a handful of fixture rows or seeding them one by one is fine in tests
             if isinstance(node, ast.Call) and func_name(node) == "len" and len(node.args) == 1:
@@ -152,13 +153,13 @@ session.commit()
 
     def _unused_dml(self, ctx, fn) -> Iterable[Finding]:
         assigned: dict[str, ast.Assign] = {}
-        for stmt in ast.walk(fn):
+        for stmt in walk(fn):
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 if _dml_root(stmt.value):
                     assigned.setdefault(stmt.targets[0].id, stmt)
         if not assigned:
             return
-        loads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        loads = {n.id for n in walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         for name, stmt in assigned.items():
             if name not in loads and not _is_global(fn, name):
                 yield ctx.report(self, stmt, f"`{name}` holds a {_dml_root(stmt.value)} statement that is never "
@@ -196,7 +197,7 @@ session.commit()
 
     @staticmethod
     def _large_input(it: ast.AST) -> bool:
-        for node in ast.walk(it):
+        for node in walk(it):
             if isinstance(node, ast.Call):
                 name = func_name(node)
                 if name in FILE_READERS:
@@ -209,4 +210,4 @@ session.commit()
 
 
 def _is_global(fn, name: str) -> bool:
-    return any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in ast.walk(fn))
+    return any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in walk(fn))

@@ -8,6 +8,7 @@ from typing import Iterable
 from dbagents.check.facts.sql import KEY as SQL
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
+from dbagents.check.walk import walk
 
 
 class LiteralBindsOrPickle(ModuleRule):
@@ -81,7 +82,7 @@ Printing a `literal_binds` rendering for logs or debugging is fine — just do n
                     )
         if "PickleType" not in ctx.src.text:
             return
-        for node in ast.walk(ctx.tree):
+        for node in walk(ctx.tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             is_pickle = (isinstance(node, ast.Name) and node.id == "PickleType") or (
