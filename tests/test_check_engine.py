@@ -211,3 +211,11 @@ def test_pyproject_tool_alembic_is_discovered(tmp_path, run_cli):
     doc = json.loads(run_cli("check", "migrations", "--no-cache", "--select", "DBA213", "--format", "json", ".").stdout)
     assert [f["rule"] for f in doc["findings"]] and all(f["rule"] == "DBA213" for f in doc["findings"])
     assert any("head" in f["message"] for f in doc["findings"]), doc
+
+
+def test_other_tools_sql_injection_markers_silence_dba501(tmp_path):
+    sink = 'from sqlalchemy import text\n\ndef f(conn, t):\n    conn.execute(text(f"SELECT * FROM {t}"))MARK\n'
+    write(tmp_path, {"a.py": sink.replace("MARK", "  # noqa: S608"), "b.py": sink.replace("MARK", "  # nosec B608"),
+                     "c.py": sink.replace("MARK", "  # nosec"), "d.py": sink.replace("MARK", "")})
+    out = check_tree([tmp_path], root=tmp_path, config=Config(), enabled={"DBA501"}, use_cache=False)
+    assert sorted(f.path for f in out.findings) == ["c.py", "d.py"]

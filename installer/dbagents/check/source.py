@@ -33,15 +33,21 @@ class Suppressions:
         return False
 
 
+# Other tools' ids for the same problem: code already marked for them is not reported twice.
+ALIASES = {"S608": "DBA501", "B608": "DBA501"}
+_NOSEC = re.compile(r"#\s*nosec\b(?:[:\s]+(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
+
+
 def _codes(text: str | None) -> frozenset[str] | None:
     if not text:
         return None
-    return frozenset(c.upper() for c in re.split(r"[\s,]+", text.strip()) if c)
+    codes = {c.upper() for c in re.split(r"[\s,]+", text.strip()) if c}
+    return frozenset(codes | {ALIASES[c] for c in codes if c in ALIASES})
 
 
 def scan_suppressions(text: str) -> Suppressions:
     sup = Suppressions()
-    if "noqa" not in text and "dbagents:" not in text:
+    if "noqa" not in text and "dbagents:" not in text and "nosec" not in text:
         return sup
     for number, line in enumerate(text.splitlines(), start=1):
         if "#" not in line:
@@ -49,6 +55,10 @@ def scan_suppressions(text: str) -> Suppressions:
         m = _NOQA.search(line)
         if m:
             sup.lines[number] = _codes(m.group("codes"))
+        else:
+            m = _NOSEC.search(line)  # bandit: `# nosec B608` silences DBA501 there; a bare `# nosec` does not
+            if m and m.group("codes"):
+                sup.lines[number] = _codes(m.group("codes"))
         m = _IGNORE_FILE.search(line)
         if m:
             sup.whole_file = _codes(m.group("codes"))
