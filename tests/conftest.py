@@ -65,8 +65,9 @@ def run_cli(tmp_path):
     """Run the real `dbagents` CLI in a subprocess; returns CompletedProcess (text)."""
 
     def run(*args, cwd=None, input=None, env=None):
-        full_env = {**os.environ, **(env or {})}
-        full_env.pop("DATABASE_URL", None) if env is None or "DATABASE_URL" not in env else None
+        # A DATABASE_URL of the developer's shell must not leak into tests; a test may pass its own.
+        full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        full_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "dbagents", *map(str, args)],
             cwd=cwd or tmp_path,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from dbagents.errors import InputError
-from dbagents.findings import Severity
+from dbagents.findings import Severity, count_at_or_above
 from dbagents.output import emit, fail_on_option, format_option
 
 GROUP_NAMES = ("models", "migrations", "schema", "performance", "security")
@@ -101,7 +101,7 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, d
             counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
         for rid, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             click.echo(f"{n:6d}  {rid}  {infos[rid].name if rid in infos else ''}")
-        sys.exit(1 if any(f.severity >= threshold for f in findings) else 0)
+        sys.exit(1 if count_at_or_above(findings, threshold) else 0)
     code = emit(findings, rules, fmt, threshold, root=str(root),
                 extra={"checked": {"root": str(root), "files": outcome.files_seen, "parsed": outcome.files_parsed}})
     sys.exit(code)

@@ -52,7 +52,7 @@ class Rule:
 
     @classmethod
     def info(cls) -> RuleInfo:
-        return RuleInfo(cls.id, cls.name, cls.summary, cls.severity, cls.doc.strip(), f"{HELP_URI}")
+        return RuleInfo(cls.id, cls.name, cls.summary, cls.severity, cls.doc.strip(), HELP_URI)
 
     def finding(
         self,
