@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import gc
 import multiprocessing
 import os
 import sys
@@ -79,12 +80,21 @@ def _hit(triggers, text: str) -> bool:
 
 
 def analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) -> FileResult:
-    """Parse one file once, extract its facts and run the module rules on it (worker side)."""
+    """Parse one file once, extract its facts and run the module rules on it (worker side).
+
+    The cyclic garbage collector is paused meanwhile: a syntax tree holds no cycles and is freed by reference
+    counting when the file is done, while the collector would otherwise re-scan its ~100k young objects
+    many times over (a fifth of the parse time).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
     walk_cache.reset()
     try:
         return _analyze(path, relpath, kind, data, file_digest)
     finally:
         walk_cache.reset()
+        if collecting:
+            gc.enable()
 
 
 def _analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) -> FileResult:
@@ -109,6 +119,7 @@ def _analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str)
             )
             if src.tree is None:
                 return result
+        walk_cache.begin(src.tree)
     if src.tree is not None and (result.suppressions.lines or result.suppressions.whole_file is not False):
         result.statement_ends = _statement_ends(src.tree)
     for mod in extractor_mods:
@@ -135,7 +146,7 @@ _COMPOUND = tuple(
 def _statement_ends(tree: ast.Module) -> dict[int, int]:
     """line -> end line, for every line of a simple statement that spans several lines."""
     ends: dict[int, int] = {}
-    for node in ast.walk(tree):
+    for node in walk_cache.walk(tree):
         if isinstance(node, ast.stmt) and not isinstance(node, _COMPOUND):
             end = node.end_lineno or node.lineno
             if end > node.lineno:

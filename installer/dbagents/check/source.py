@@ -87,7 +87,7 @@ class SourceFile:
 
     @property
     def nodes(self) -> list[ast.AST]:
-        """Every node of the tree, from one `ast.walk` shared by all extractors and rules of this file."""
+        """Every node of the tree in source preorder, from the one index shared by extractors and rules."""
         if self._nodes is None:
             from dbagents.check.walk import walk
 
@@ -95,7 +95,11 @@ class SourceFile:
         return self._nodes
 
     def nodes_of(self, *types: type) -> list[ast.AST]:
-        return [n for n in self.nodes if isinstance(n, types)]
+        if self.tree is None:
+            return []
+        from dbagents.check.walk import of_type
+
+        return of_type(self.tree, *types)
 
     @property
     def lines(self) -> list[str]:

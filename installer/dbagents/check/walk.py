@@ -1,24 +1,202 @@
-"""`walk(node)`: ast.walk, computed once per node while one file is analysed.
+"""Fast shared traversal of the one tree being analysed.
 
-Extractors and rules each look at the same tree many times (whole module, each function, each class);
-the engine resets this cache around every file, and each entry holds its node so ids cannot be reused.
+The first request indexes the module once: every node in source preorder (parents before children, siblings
+in field order; the `Load`/`Store` context markers left out), where each node's subtree ends, and the
+positions of each node type. Then `walk(node)` is a list slice, `of_type(node, ast.Call)` a bisect, and
+`scoped(node)` skips nested functions without looking inside them. Extractors and rules all share it; the
+engine calls `reset()` around every file. Nodes that are not part of the indexed tree (a tree parsed from a
+string by an extractor) are walked directly, with the same order.
 """
 
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left
+from operator import attrgetter
 
-_cache: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
+AST = ast.AST
+# Fields that never hold a child node (names, flags, constants) or only expression-context markers.
+_LEAF_FIELDS = frozenset({
+    "ctx", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "type_comment", "conversion",
+    "is_async", "simple", "tag", "lineno", "kwd_attrs", "str",
+})
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+# class -> (number of child fields capped at 2, getter): one C-level attrgetter call per node
+_GETTERS: dict[type, tuple[int, attrgetter | None]] = {}
 
 
-def walk(node: ast.AST) -> list[ast.AST]:
-    """Every node below and including `node`, in ast.walk order (do not mutate the list)."""
-    entry = _cache.get(id(node))
-    if entry is None or entry[0] is not node:
-        entry = (node, list(ast.walk(node)))
-        _cache[id(node)] = entry
-    return entry[1]
+def _getter(cls: type) -> tuple[int, attrgetter | None]:
+    leaf_value = cls in (ast.Constant, ast.MatchSingleton)  # `value` is a Python constant there
+    fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS and not (leaf_value and f == "value"))
+    entry = (min(len(fields), 2), attrgetter(*fields) if fields else None)
+    _GETTERS[cls] = entry
+    return entry
+
+
+def _push_children(node: AST, push) -> None:
+    """Push `node`'s children in reverse field order (so they pop in source order)."""
+    arity, get = _GETTERS.get(node.__class__) or _getter(node.__class__)
+    if arity == 0:
+        return
+    values = (get(node),) if arity == 1 else get(node)
+    for value in reversed(values):
+        if value is None:
+            continue
+        if value.__class__ is list:
+            for item in reversed(value):  # Dict.keys holds None for `**x`; Global.names holds str
+                if item is not None and item.__class__ is not str:
+                    push(item)
+        else:
+            push(value)
+
+
+def children(node: AST) -> list[AST]:
+    """Direct child nodes in field order (like ast.iter_child_nodes, without context markers)."""
+    out: list[AST] = []
+    _push_children(node, out.append)
+    out.reverse()
+    return out
+
+
+class _Index:
+    __slots__ = ("nodes", "end", "pos", "types")
+
+    def __init__(self, root: AST) -> None:
+        nodes: list[AST] = []
+        end: list[int] = []
+        pos: dict[int, int] = {}
+        types: dict[type, list[int]] = {}
+        stack: list = [root]
+        push, pop, getters = stack.append, stack.pop, _GETTERS
+        while stack:
+            node = pop()
+            cls = node.__class__
+            if cls is int:  # post-order marker: the subtree of nodes[marker] is complete
+                end[node] = len(nodes)
+                continue
+            i = len(nodes)
+            nodes.append(node)
+            end.append(0)
+            pos[id(node)] = i
+            bucket = types.get(cls)
+            if bucket is None:
+                types[cls] = bucket = []
+            bucket.append(i)
+            push(i)
+            # inlined _push_children: this loop runs once per node of every checked file
+            arity, get = getters.get(cls) or _getter(cls)
+            if arity == 0:
+                continue
+            for value in reversed((get(node),) if arity == 1 else get(node)):
+                if value is None:
+                    continue
+                if value.__class__ is list:
+                    for item in reversed(value):
+                        if item is not None and item.__class__ is not str:
+                            push(item)
+                else:
+                    push(value)
+        self.nodes, self.end, self.pos, self.types = nodes, end, pos, types
+
+
+_root: AST | None = None
+_index: _Index | None = None
+_foreign: dict[int, tuple[AST, _Index]] = {}
+
+
+def begin(tree: AST | None) -> None:
+    """Make `tree` the tree being analysed (indexed on first use)."""
+    global _root, _index
+    _root, _index = tree, None
+    _foreign.clear()
 
 
 def reset() -> None:
-    _cache.clear()
+    begin(None)
+
+
+def _locate(node: AST) -> tuple[_Index, int]:
+    global _index
+    if _index is None and _root is not None:
+        _index = _Index(_root)
+    if _index is not None:
+        i = _index.pos.get(id(node))
+        if i is not None and _index.nodes[i] is node:
+            return _index, i
+    entry = _foreign.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = (node, _Index(node))
+        _foreign[id(node)] = entry
+    return entry[1], 0
+
+
+def walk(node: AST) -> list[AST]:
+    """`node` and every node below it, in source preorder (do not mutate the list)."""
+    index, i = _locate(node)
+    return index.nodes[i:index.end[i]]
+
+
+def of_type(node: AST, *types: type, skip: tuple[type, ...] = ()) -> list[AST]:
+    """The nodes of exactly these classes in `node`'s subtree (node included), in source preorder.
+
+    With `skip`, nodes inside a descendant of one of those classes are left out (e.g. `skip=SCOPES`: the
+    calls a function makes itself, not those of functions and lambdas nested in it).
+    """
+    index, i = _locate(node)
+    stop = index.end[i]
+    found = _positions(index, types, i, stop)
+    if skip:
+        fences = _positions(index, skip, i + 1, stop)
+        if fences:
+            found = _outside(found, fences, index.end)
+    nodes = index.nodes
+    return [nodes[j] for j in found]
+
+
+def _positions(index: _Index, types: tuple[type, ...], start: int, stop: int) -> list[int]:
+    found: list[int] = []
+    for cls in types:
+        bucket = index.types.get(cls)
+        if bucket:
+            found.extend(bucket[bisect_left(bucket, start):bisect_left(bucket, stop)])
+    if len(types) > 1:
+        found.sort()
+    return found
+
+
+def _outside(found: list[int], fences: list[int], end: list[int]) -> list[int]:
+    """Positions in `found` not inside the subtree of any position in `fences` (both sorted)."""
+    kept: list[int] = []
+    covered, k = -1, 0
+    for j in found:
+        while k < len(fences) and fences[k] < j:
+            covered = max(covered, end[fences[k]])
+            k += 1
+        if j >= covered:
+            kept.append(j)
+    return kept
+
+
+def scoped(node: AST, skip: tuple[type, ...] = SCOPES) -> list[AST]:
+    """Like `walk(node)`, without descending into nodes of the `skip` types below `node` (they are left out)."""
+    index, i = _locate(node)
+    nodes, end = index.nodes, index.end
+    out = [node]
+    j, stop = i + 1, end[i]
+    while j < stop:
+        current = nodes[j]
+        if isinstance(current, skip):
+            j = end[j]
+            continue
+        out.append(current)
+        j += 1
+    return out
+
+
+def span(node: AST) -> tuple[list[AST], list[int], int, int]:
+    """For custom scans: (preorder nodes, subtree-end table, start, stop) with `node` at `start`.
+
+    `end[j]` is the first position after the subtree of `nodes[j]`: jump there to skip that subtree.
+    """
+    index, i = _locate(node)
+    return index.nodes, index.end, i, index.end[i]

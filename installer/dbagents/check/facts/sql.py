@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from dbagents.check.source import SourceFile
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type, span
 
 KEY = "sql"
 TRIGGERS = ("text(", "execute", "exec_driver_sql", "literal_column", "order_by", "filter(", "where(", "literal_binds",
@@ -28,6 +28,8 @@ TEXT_SINKS = {"text", "TextClause", "literal_column"}
 SA_MODULES = {"sqlalchemy", "sqlmodel", "flask_sqlalchemy"}
 EXECUTE_SINKS = {"execute", "executemany"}
 CLAUSE_SINKS = {"order_by", "filter", "where", "having", "group_by"}
+SINK_NAMES = frozenset(TEXT_SINKS | EXECUTE_SINKS | CLAUSE_SINKS | {"exec_driver_sql"})
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 SAFE_CALLS = {"int", "float", "len", "bool", "abs", "round", "range", "hex", "min", "max", "sum", "ord"}
 PURE_CALLS = {"dumps", "str", "repr", "format", "json_dumps"}  # constant in, constant out
 STRING_METHODS = {"strip", "lstrip", "rstrip", "lower", "upper", "dedent", "title", "casefold", "capitalize"}
@@ -140,7 +142,7 @@ class SqlImports:
     @classmethod
     def of(cls, tree: ast.Module) -> "SqlImports":
         found = cls()
-        for node in walk(tree):
+        for node in of_type(tree, ast.ImportFrom, ast.Import):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SA_MODULES:
                 for alias in node.names:
                     if alias.name in TEXT_SINKS:
@@ -355,7 +357,19 @@ class _Scope:
         for stmt in body:
             self.statement(stmt)
 
+    def reaches_sink(self, node: ast.AST) -> bool:
+        """Whether `node`'s subtree calls anything named like a sink (else nothing in it can be recorded)."""
+        aliases = self.imports.functions
+        for call in of_type(node, ast.Call):
+            func = call.func
+            name = func.attr if func.__class__ is ast.Attribute else (func.id if func.__class__ is ast.Name else "")
+            if name in SINK_NAMES or name in aliases:
+                return True
+        return False
+
     def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, _DEFS) and not self.reaches_sink(stmt):
+            return  # its own scope: what it binds does not leak out, and it has no sink to reach
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for dec in stmt.decorator_list:
                 self.scan(dec)
@@ -476,18 +490,25 @@ class _Scope:
 
     # ---- sinks -----------------------------------------------------------------------------
     def scan(self, node: ast.AST) -> None:
-        """Look for sink calls inside one statement/expression (not into nested defs)."""
-        stack = [node]
-        while stack:
-            cur = stack.pop()
-            if isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        """Look for sink calls inside one statement/expression (nested defs are run as statements)."""
+        nodes, end, j, stop = span(node)
+        aliases = self.imports.functions
+        while j < stop:
+            cur = nodes[j]
+            cls = cur.__class__
+            if cls in _DEFS:
                 self.statement(cur)
+                j = end[j]
                 continue
-            if isinstance(cur, ast.NamedExpr):
+            if cls is ast.Call:
+                func = cur.func
+                name = func.attr if func.__class__ is ast.Attribute else (
+                    func.id if func.__class__ is ast.Name else "")
+                if name in SINK_NAMES or name in aliases:
+                    self.sink(cur)
+            elif cls is ast.NamedExpr:
                 self.env[cur.target.id] = self.classify(cur.value)
-            if isinstance(cur, ast.Call):
-                self.sink(cur)
-            stack.extend(reversed(list(ast.iter_child_nodes(cur))))
+            j += 1
 
     def sink(self, call: ast.Call) -> None:
         name = func_name(call)

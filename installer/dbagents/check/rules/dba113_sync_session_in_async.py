@@ -9,15 +9,16 @@ from typing import Iterable
 from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
-from dbagents.check.walk import walk
+from dbagents.check.walk import SCOPES, of_type, walk
 
 SYNC_FACTORIES = {"sessionmaker", "scoped_session"}
 ASYNC_FACTORIES = {"async_sessionmaker", "async_scoped_session"}
 SYNC_ENGINE_IO = {"connect", "begin", "execute", "raw_connection"}
+FACTORY_NAMES = {"async_sessionmaker", "AsyncSession", "sessionmaker"}  # may be built without expire_on_commit
 
 
 def _names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in of_type(node, ast.Name)}
 
 
 class SyncSessionInAsync(ModuleRule):
@@ -106,15 +107,14 @@ async def handler():
         sync_factories, sync_engines = self._module_sync_objects(ctx.tree)
         self._sa_names = {
             alias.asname or alias.name
-            for node in walk(ctx.tree) if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                ("sqlalchemy", "sqlmodel"))
+            for node in of_type(ctx.tree, ast.ImportFrom) if (node.module or "").startswith(("sqlalchemy", "sqlmodel"))
             for alias in node.names
         }
-        for node in walk(ctx.tree):
-            if isinstance(node, ast.Call):
+        for node in of_type(ctx.tree, ast.Call):
+            if func_name(node) in FACTORY_NAMES:
                 yield from self._expire_on_commit(ctx, node)
-            elif isinstance(node, ast.AsyncFunctionDef):
-                yield from self._async_body(ctx, node, sync_factories, sync_engines)
+        for node in of_type(ctx.tree, ast.AsyncFunctionDef):
+            yield from self._async_body(ctx, node, sync_factories, sync_engines)
 
     @staticmethod
     def _module_sync_objects(tree: ast.Module) -> tuple[set[str], set[str]]:
@@ -157,20 +157,12 @@ async def handler():
         )
 
     def _async_body(self, ctx, fn: ast.AsyncFunctionDef, factories: set[str], engines: set[str]) -> Iterable[Finding]:
-        session_params = {
-            a.arg for a in fn.args.args + fn.args.kwonlyargs
-            if a.annotation is not None and "AsyncSession" in ast.dump(a.annotation)
-        }
-        stack = list(fn.body)
+        session_params: set[str] | None = None
         inside_reported: set[int] = set()
-        while stack:
-            node = stack.pop()
+        # the calls of this function itself: nested defs, lambdas and classes (run_sync/run_in_executor
+        # callbacks) are judged on their own
+        for node in of_type(fn, ast.Call, skip=SCOPES):
             if id(node) in inside_reported:
-                continue
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                continue  # nested scopes: run_sync/run_in_executor callbacks, or reported on their own
-            stack.extend(ast.iter_child_nodes(node))
-            if not isinstance(node, ast.Call):
                 continue
             name = func_name(node)
             func = node.func
@@ -188,6 +180,11 @@ async def handler():
                 yield ctx.report(self, node, f"sync engine {func.value.id}.{func.attr}() inside `async def {fn.name}`",
                                  hint="use create_async_engine and `async with engine.connect()`")
             elif name == "gather":
+                if session_params is None:
+                    session_params = {
+                        a.arg for a in fn.args.args + fn.args.kwonlyargs
+                        if a.annotation is not None and "AsyncSession" in ast.dump(a.annotation)
+                    }
                 yield from self._gather(ctx, node, session_params)
 
     def _gather(self, ctx, node: ast.Call, session_params: set[str]) -> Iterable[Finding]:
