@@ -7,7 +7,7 @@ source text (``sa.DateTime``, ``User.id``) and ``_model_build`` resolves them wi
 from __future__ import annotations
 
 import ast
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type, walk
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -892,16 +892,9 @@ def _imports(facts: ModelFileFacts, stmt: ast.stmt) -> None:
 
 def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str]) -> None:
     """One walk over the whole file: MetaData()/declarative_base() calls, legacy API uses, naming assignments."""
-    in_functions: set[int] = set()
-    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
-    while stack:  # one pass: which calls sit inside a function or lambda
-        node, inside = stack.pop()
-        if inside and isinstance(node, ast.Call):
-            in_functions.add(id(node))
-        child_inside = inside or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-        stack.extend((child, child_inside) for child in ast.iter_child_nodes(node))
+    at_top = {id(n) for n in of_type(tree, ast.Call, skip=(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))}
     flask = any(v[0].startswith("flask_sqlalchemy") for v in facts.imports.values())
-    for node in walk(tree):
+    for node in of_type(tree, ast.Call, ast.Assign, ast.ClassDef, ast.Attribute):
         if isinstance(node, ast.Call):
             fname = func_name(node)
             lname = last(fname)
@@ -918,7 +911,7 @@ def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str
                     if lname in ("SQLAlchemy",):
                         naming = naming or _kw(node, "model_class") is not None
                 facts.metadata_calls.append(MetaDataCall(node.lineno, node.col_offset + 1, end, naming,
-                                                         assigned.get(id(node)), lname, id(node) not in in_functions,
+                                                         assigned.get(id(node)), lname, id(node) in at_top,
                                                          flask))
             if lname == "declarative_base":
                 facts.legacy.append(LegacyUse(node.lineno, node.col_offset + 1, end, "declarative_base"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote
 
 from dbagents.check.source import SourceFile
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type
 
 KEY = "db_urls"
 KINDS = ("python", "ini")
@@ -100,8 +100,8 @@ def _string_of(node: ast.AST) -> str | None:
 
 def _docstring_ids(tree: ast.Module) -> set[int]:
     ids = set()
-    for node in walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+    for node in of_type(tree, ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef):
+        if node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 ids.add(id(first.value))
@@ -111,7 +111,7 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
 def _python(src: SourceFile, facts: UrlFacts) -> None:
     docstrings = _docstring_ids(src.tree)
     in_fstring: set[int] = set()
-    for node in walk(src.tree):
+    for node in of_type(src.tree, ast.Constant, ast.JoinedStr, ast.Call):
         if isinstance(node, ast.JoinedStr):
             in_fstring.update(id(v) for v in node.values)
         if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in docstrings and id(node) not in in_fstring:

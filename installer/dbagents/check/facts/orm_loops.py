@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.source import SourceFile
+from dbagents.check.walk import SCOPES, of_type
 
 KEY = "orm_loops"
 TRIGGERS = ("select(", "query", "scalars(")
@@ -34,6 +35,12 @@ PASSTHROUGH = {
 }
 ROW_TERMINALS = {"all", "unique", "fetchall", "yield_per"}
 BLOCK_FIELDS = {"body", "orelse", "finalbody", "handlers", "cases"}
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+SCOPE_STMTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# below a statement, what is not its own expression: nested statements (visited on their own) and lambdas
+NOT_OWN = tuple(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.stmt)) + (
+    ast.Lambda,)
+QUERY_WORDS = {"select", "query", "scalars"}
 SELECT_RECEIVERS = {"", "sa", "sqlalchemy", "sql", "future", "sqlalchemy.future", "sqlalchemy.sql", "expression",
                     "sqlmodel", "db"}
 
@@ -221,6 +228,8 @@ class _Scope:
             self.statement(stmt)
 
     def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, SCOPE_STMTS) and not (self.stmts or self.rows or self.results) and not _builds_query(stmt):
+            return  # a scope that neither inherits nor builds a query cannot loop over ORM rows
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _Scope(self.facts, isinstance(stmt, ast.AsyncFunctionDef), self).run(stmt.body)
             return
@@ -268,20 +277,11 @@ class _Scope:
         self.results.pop(name, None)
 
     def comprehensions(self, stmt: ast.stmt) -> None:
-        # the statement's own expressions only; nested blocks are visited through statement()
-        stack: list[ast.AST] = [
-            value for name, value in ast.iter_fields(stmt) if name not in BLOCK_FIELDS and isinstance(value, ast.AST)
-        ]
-        for name, value in ast.iter_fields(stmt):
-            if name not in BLOCK_FIELDS and isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, ast.AST))
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.Lambda,)):
-                continue
-            if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-                self.comprehension(node)
-            stack.extend(ast.iter_child_nodes(node))
+        """Comprehensions in the statement's own expressions (nested blocks are visited through statement())."""
+        if not of_type(stmt, *COMPREHENSIONS):
+            return
+        for node in of_type(stmt, *COMPREHENSIONS, skip=NOT_OWN):
+            self.comprehension(node)
 
     def comprehension(self, node) -> None:
         parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
@@ -296,6 +296,12 @@ class _Scope:
             loop.accesses = _accesses(gen.target.id, body)
             if loop.accesses:
                 self.facts.loops.append(loop)
+
+
+def _builds_query(node: ast.AST) -> bool:
+    """Whether `select`, `query` or `scalars` appears as a name or attribute anywhere below `node`."""
+    return any(n.attr in QUERY_WORDS for n in of_type(node, ast.Attribute)) or any(
+        n.id in QUERY_WORDS for n in of_type(node, ast.Name))
 
 
 def _target_names(target: ast.AST) -> list[str]:
@@ -316,23 +322,22 @@ def _accesses(var: str, body: list) -> list[Access]:
             found[path] = acc
 
     inner: list[tuple[str, str, list]] = []
-    stack = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-        if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
-            it = _unwrap(node.iter)
-            if isinstance(it, ast.Attribute) and isinstance(it.value, ast.Name) and it.value.id == var:
-                inner.append((it.attr, node.target.id, node.body))
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+    body = [top for top in body if not isinstance(top, SCOPES)]  # nested scopes run later, not per row
+    for top in body:
+        for node in of_type(top, ast.For, ast.AsyncFor, *COMPREHENSIONS, skip=SCOPES):
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                if isinstance(node.target, ast.Name):
+                    it = _unwrap(node.iter)
+                    if isinstance(it, ast.Attribute) and isinstance(it.value, ast.Name) and it.value.id == var:
+                        inner.append((it.attr, node.target.id, node.body))
+                continue
             parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
             for gen in node.generators:
                 it = _unwrap(gen.iter)
                 if isinstance(gen.target, ast.Name) and isinstance(it, ast.Attribute) and isinstance(
                         it.value, ast.Name) and it.value.id == var:
                     inner.append((it.attr, gen.target.id, parts + list(gen.ifs)))
+    for node in (n for top in body for n in of_type(top, ast.Attribute, skip=SCOPES)):
         if not isinstance(node, ast.Attribute) or not isinstance(node.ctx, ast.Load):
             continue
         base = node.value

@@ -11,7 +11,7 @@ from dbagents.check.facts.sql import KEY as SQL
 from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type
 
 SA_IMPORT = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlmodel|flask_sqlalchemy|alembic)\b", re.MULTILINE)
 SESSIONISH = re.compile(r"(^|[._])(session|sess|db_session|dbsession)$|session$", re.IGNORECASE)
@@ -19,6 +19,7 @@ CONNECTIONISH = re.compile(r"(^|[._])(conn|connection|bind|connectable|engine|db
                            re.IGNORECASE)
 ENGINEISH = re.compile(r"(^|[._])(engine|async_engine|sync_engine)$|engine$", re.IGNORECASE)
 BULK_LEGACY = {"bulk_insert_mappings", "bulk_save_objects", "bulk_update_mappings"}
+CALL_NAMES = BULK_LEGACY | {"query", "get", "execute", "select", "MetaData"}  # the calls _call() looks at
 DRIVER_MODULES = {"asyncpg", "psycopg", "psycopg2", "sqlite3", "aiosqlite", "duckdb", "pymysql", "MySQLdb", "aiomysql",
                   "oracledb", "cx_Oracle", "pyodbc", "snowflake", "pg8000", "databases", "clickhouse_driver"}
 MOVED_NAMES = {"declarative_base", "declared_attr", "as_declarative", "DeclarativeMeta", "has_inherited_table",
@@ -113,13 +114,13 @@ stmt = select(User.id, User.name)
                 yield self._f(ctx, ex.line, ex.col, Severity.ERROR,
                               f"{recv}.execute() with a plain SQL string was removed in SQLAlchemy 2.0",
                               "wrap the SQL in text(): execute(text(\"…\"), {\"param\": value})", ex.end_line)
-        nodes = list(walk(ctx.tree))
+        calls = of_type(ctx.tree, ast.Call)
         # `session.query(M).get(x)` is reported once, as Query.get()
         self._get_receivers = {
-            id(n.func.value) for n in nodes
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and len(n.args) == 1
+            id(n.func.value) for n in calls
+            if isinstance(n.func, ast.Attribute) and n.func.attr == "get" and len(n.args) == 1
         }
-        for node in nodes:
+        for node in of_type(ctx.tree, ast.ImportFrom, ast.Call):
             if isinstance(node, ast.ImportFrom):
                 yield from self._import(ctx, node)
             elif isinstance(node, ast.Call):
@@ -139,6 +140,8 @@ stmt = select(User.id, User.name)
 
     def _call(self, ctx, node: ast.Call, string_exec_lines: set[int]) -> Iterable[Finding]:
         name = func_name(node)
+        if name not in CALL_NAMES:
+            return
         func = node.func
         line, col, end = node.lineno, node.col_offset + 1, node.end_lineno or 0
         recv = dotted(func.value) if isinstance(func, ast.Attribute) else ""
@@ -199,7 +202,7 @@ def _bound_kind(value: ast.AST) -> str:
 def _non_sqlalchemy_scopes(tree: ast.Module) -> list[tuple[int, int, set[str]]]:
     """(first line, last line, names) per function: names only bound to non-SQLAlchemy objects there."""
     scopes = [(1, 10**9, _non_sqlalchemy_names(tree))]
-    for node in walk(tree):
+    for node in of_type(tree, ast.FunctionDef, ast.AsyncFunctionDef):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             scopes.append((node.lineno, node.end_lineno or node.lineno, _non_sqlalchemy_names(node)))
     return scopes
@@ -213,7 +216,7 @@ def _innermost(scopes, line: int) -> set[str]:
 def _non_sqlalchemy_names(tree: ast.AST) -> set[str]:
     """Names only ever bound to driver connections or other non-SQLAlchemy objects in this scope."""
     kinds: dict[str, set[str]] = {}
-    for node in walk(tree):
+    for node in of_type(tree, ast.Assign, ast.With, ast.AsyncWith):
         pairs = []
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             pairs.append((node.targets[0].id, node.value))

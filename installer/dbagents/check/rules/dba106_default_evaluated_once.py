@@ -9,7 +9,7 @@ from typing import Iterable
 from dbagents.check.facts._model_extract import dotted, last
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type, span
 
 COLUMN_CALLS = {"mapped_column", "Column", "Field", "column_property"}
 DEFAULT_KEYWORDS = {"default", "onupdate", "insert_default", "default_factory"}
@@ -35,20 +35,23 @@ def _is_once_call(call: ast.Call) -> bool:
 
 def _once_calls(node: ast.AST) -> Iterable[ast.Call]:
     """Calls evaluated right now inside a default value (not inside lambdas)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
+    inside = -1  # calls below a reported call are not reported again
+    nodes, end, start, stop = span(node)
+    j = start
+    while j < stop:
+        n = nodes[j]
         if isinstance(n, ast.Lambda):
+            j = end[j]
             continue
-        if isinstance(n, ast.Call) and _is_once_call(n):
+        if isinstance(n, ast.Call) and j >= inside and _is_once_call(n):
+            inside = end[j]
             yield n
-            continue
-        stack.extend(ast.iter_child_nodes(n))
+        j += 1
 
 
 def _utcnow_uses(node: ast.AST) -> Iterable[ast.AST]:
-    for n in walk(node):
-        if isinstance(n, (ast.Attribute, ast.Name)) and last(dotted(n)) == "utcnow":
+    for n in of_type(node, ast.Attribute, ast.Name):
+        if last(dotted(n)) == "utcnow":
             yield n
 
 
@@ -114,8 +117,8 @@ created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_def
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
-        for node in ctx.src.nodes:
-            if not isinstance(node, ast.Call) or last(dotted(node.func)) not in COLUMN_CALLS:
+        for node in ctx.src.nodes_of(ast.Call):
+            if last(dotted(node.func)) not in COLUMN_CALLS:
                 continue
             for kw in node.keywords:
                 if kw.arg not in DEFAULT_KEYWORDS:

@@ -10,7 +10,7 @@ from dbagents.check.facts.sql import dotted, func_name
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.check.rules.dba503_insecure_engine_settings import is_test_path
 from dbagents.findings import Finding, Severity
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type
 
 SA_IMPORT = re.compile(r"^\s*(from|import)\s+(sqlalchemy|sqlmodel|flask_sqlalchemy)\b", re.MULTILINE)
 QUERYISH = {"query", "scalars", "execute", "filter", "filter_by", "where", "select", "order_by", "join", "options",
@@ -53,6 +53,8 @@ def _dml_root(node: ast.AST) -> str | None:
             return None
     return None
 
+
+OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.For, ast.AsyncFor, ast.While)
 
 class WastefulOrmUsage(ModuleRule):
     id = "DBA115"
@@ -128,7 +130,7 @@ session.commit()
         if not SA_IMPORT.search(ctx.src.text):
             return
         in_tests = is_test_path(ctx.relpath)
-        for node in walk(ctx.tree):
+        for node in of_type(ctx.tree, ast.Call, ast.Expr, ast.FunctionDef, ast.AsyncFunctionDef, ast.For, ast.AsyncFor):
             if in_tests and not isinstance(node, ast.Expr):
                 continue  # counting a handful of fixture rows or seeding them one by one is fine in tests
             if isinstance(node, ast.Call) and func_name(node) == "len" and len(node.args) == 1:
@@ -153,13 +155,13 @@ session.commit()
 
     def _unused_dml(self, ctx, fn) -> Iterable[Finding]:
         assigned: dict[str, ast.Assign] = {}
-        for stmt in walk(fn):
+        for stmt in of_type(fn, ast.Assign):
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 if _dml_root(stmt.value):
                     assigned.setdefault(stmt.targets[0].id, stmt)
         if not assigned:
             return
-        loads = {n.id for n in walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        loads = {n.id for n in of_type(fn, ast.Name) if isinstance(n.ctx, ast.Load)}
         for name, stmt in assigned.items():
             if name not in loads and not _is_global(fn, name):
                 yield ctx.report(self, stmt, f"`{name}` holds a {_dml_root(stmt.value)} statement that is never "
@@ -167,14 +169,10 @@ session.commit()
 
     def _add_in_loop(self, ctx, loop) -> Iterable[Finding]:
         adds, syncs = [], []
-        stack = list(loop.body)
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.For,
-                                 ast.AsyncFor, ast.While)):
-                continue  # inner loops are judged on their own
-            stack.extend(ast.iter_child_nodes(node))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        calls = [call for top in loop.body if not isinstance(top, OWN_SCOPES)
+                 for call in of_type(top, ast.Call, skip=OWN_SCOPES)]  # inner loops are judged on their own
+        for node in calls:
+            if isinstance(node.func, ast.Attribute):
                 recv = dotted(node.func.value).lower()
                 if "session" not in recv and recv not in ("db", "s", "sess"):
                     continue
@@ -197,7 +195,7 @@ session.commit()
 
     @staticmethod
     def _large_input(it: ast.AST) -> bool:
-        for node in walk(it):
+        for node in of_type(it, ast.Call):
             if isinstance(node, ast.Call):
                 name = func_name(node)
                 if name in FILE_READERS:
@@ -210,4 +208,4 @@ session.commit()
 
 
 def _is_global(fn, name: str) -> bool:
-    return any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in walk(fn))
+    return any(name in n.names for n in of_type(fn, ast.Global, ast.Nonlocal))
