@@ -113,7 +113,8 @@ created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_def
             "    updated = Column(DateTime, onupdate=lambda: datetime.datetime.utcnow())\n",
             lines=(2, 3),
         ),
-        Example("class Item(SQLModel, table=True):\n    ref: str = Field(default=str(uuid4()))\n", lines=(2,)),
+        Example("from sqlmodel import Field, SQLModel\n\n\nclass Item(SQLModel, table=True):\n"
+                "    ref: str = Field(default=str(uuid4()))\n", lines=(5,)),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
