@@ -1,7 +1,7 @@
 """Fast shared traversal of the one tree being analysed.
 
 The first request indexes the module once: every node in source preorder (parents before children, siblings
-in field order; the `Load`/`Store` context markers left out), where each node's subtree ends, and the
+in field order; `Load`/`Store` and operator markers left out), where each node's subtree ends, and the
 positions of each node type. Then `walk(node)` is a list slice, `of_type(node, ast.Call)` a bisect, and
 `scoped(node)` skips nested functions without looking inside them. Extractors and rules all share it; the
 engine calls `reset()` around every file. Nodes that are not part of the indexed tree (a tree parsed from a
@@ -15,10 +15,11 @@ from bisect import bisect_left
 from operator import attrgetter
 
 AST = ast.AST
-# Fields that never hold a child node (names, flags, constants) or only expression-context markers.
+# Fields that never hold a child node (names, flags, constants) or only context and operator markers
+# (`Load`, `Add`, `Is`: read them as `node.ctx`, `node.op`, `node.ops`).
 _LEAF_FIELDS = frozenset({
     "ctx", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "type_comment", "conversion",
-    "is_async", "simple", "tag", "lineno", "kwd_attrs", "str",
+    "is_async", "simple", "tag", "lineno", "kwd_attrs", "str", "op", "ops",
 })
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # class -> (number of child fields capped at 2, getter): one C-level attrgetter call per node
