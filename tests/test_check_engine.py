@@ -180,6 +180,34 @@ def test_cache_reused_and_never_wrong_after_edit(tmp_path):
     assert [f.rule_id for f in check_tree([tmp_path], root=tmp_path, config=cfg, enabled={"DBA114"}).findings] == ["DBA114"]
 
 
+PARENT = (
+    "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\nclass Base(DeclarativeBase):\n"
+    "    pass\n\n\nclass Team(Base):\n    __tablename__ = 'team'\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+)
+CHILD = (
+    "from sqlalchemy import ForeignKey\nfrom sqlalchemy.orm import Mapped, mapped_column\nfrom .team import Base\n\n\n"
+    "class Player(Base):\n    __tablename__ = 'player'\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    "    team_id: Mapped[int] = mapped_column(ForeignKey('team.id'){extra})\n"
+)
+
+
+def test_project_rule_cache_follows_edits_and_rule_choice(tmp_path):
+    """Project-wide findings are reused only while no file, rule choice or setting changed."""
+    write(tmp_path, {"app/__init__.py": "", "app/team.py": PARENT, "app/player.py": CHILD.format(extra="")})
+    cfg = Config()
+
+    def run(enabled):
+        return [(f.rule_id, f.path) for f in check_tree([tmp_path], root=tmp_path, config=cfg, enabled=enabled).findings]
+
+    assert run({"DBA104"}) == [("DBA104", "app/player.py")]
+    assert run({"DBA104"}) == [("DBA104", "app/player.py")]  # from the cache
+    assert run({"DBA105"}) == []  # another rule choice is computed, not reused
+    (tmp_path / "app/player.py").write_text(CHILD.format(extra=", index=True"), encoding="utf-8")
+    assert run({"DBA104"}) == []  # the edit is seen by the cross-file rule
+    (tmp_path / "app/player.py").write_text(CHILD.format(extra=""), encoding="utf-8")
+    assert run({"DBA104"}) == [("DBA104", "app/player.py")]
+
+
 def test_parallel_equals_serial(tmp_path):
     files = {f"m{i}.py": (BAD if i % 3 == 0 else GOOD) for i in range(PARALLEL_MIN_FILES + 20)}
     write(tmp_path, files)

@@ -1,4 +1,5 @@
-"""Result cache: per-file results keyed by content digest and engine fingerprint. Safe to delete."""
+"""Result cache: per-file results keyed by content digest and engine fingerprint, plus the project-wide
+rules' findings keyed by every file's digest, the enabled rules and the settings. Safe to delete."""
 
 from __future__ import annotations
 
@@ -34,18 +35,31 @@ def _cache_file(cache_root: Path, check_root: Path) -> Path:
     return cache_root / CACHE_DIR / f"check-{key}.pickle"
 
 
-def load(cache_root: Path, check_root: Path) -> dict:
-    """relpath -> FileResult from the last run, or {} when absent, stale or unreadable."""
+def load(cache_root: Path, check_root: Path) -> tuple[dict, tuple | None]:
+    """(relpath -> FileResult, (project key, project-rule findings) or None) from the last run.
+
+    ({}, None) when absent, stale or unreadable.
+    """
     path = _cache_file(cache_root, check_root)
     try:
         with path.open("rb") as fh:
-            fingerprint, results = pickle.load(fh)
+            fingerprint, results, project = pickle.load(fh)
     except Exception:  # missing, truncated, from another version: start afresh
-        return {}
-    return results if fingerprint == engine_fingerprint() else {}
+        return {}, None
+    return (results, project) if fingerprint == engine_fingerprint() else ({}, None)
 
 
-def save(cache_root: Path, check_root: Path, results: dict) -> None:
+def project_key(results: dict, enabled: set[str], config) -> str:
+    """What project-wide rules read: every file's digest (so its facts), the enabled rules and the settings."""
+    h = hashlib.blake2b(digest_size=20)
+    for relpath, result in sorted(results.items()):
+        h.update(f"{relpath}\0{result.digest}\0{result.parsed}\n".encode())
+    h.update(repr(sorted(enabled)).encode())
+    h.update(repr(config).encode())
+    return h.hexdigest()
+
+
+def save(cache_root: Path, check_root: Path, results: dict, project: tuple | None) -> None:
     path = _cache_file(cache_root, check_root)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +68,7 @@ def save(cache_root: Path, check_root: Path, results: dict) -> None:
             marker.write_text("# created by dbagents; safe to delete\n*\n", encoding="utf-8")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump((engine_fingerprint(), results), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((engine_fingerprint(), results, project), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only tree just runs without a cache

@@ -50,7 +50,8 @@ def discover(paths: list[Path], root: Path, exclude: list[str]) -> list[tuple[Pa
                 rel = _relative(start, root)
                 found[rel] = (start, rel, kind)
             continue
-        _walk(start, root, exclude, found, _inherited_ignores(start, root))
+        chain = [(rules, start.relative_to(rules.base).as_posix()) for rules in _inherited_ignores(start, root)]
+        _walk(start, _relative(start, root), exclude, found, [(r, "" if f == "." else f) for r, f in chain])
     return [found[k] for k in sorted(found)]
 
 
@@ -74,39 +75,48 @@ def _inherited_ignores(start: Path, root: Path) -> list[IgnoreRules]:
     return chain
 
 
-def _ignored(path: Path, is_dir: bool, chain: list[IgnoreRules]) -> bool:
+def _ignored(name: str, is_dir: bool, chain: list[tuple[IgnoreRules, str]]) -> bool:
+    """`chain` pairs each .gitignore with the current folder's path relative to that file's folder."""
     verdict = False
-    for rules in chain:
-        rel = path.relative_to(rules.base).as_posix()
-        res = rules.match(rel, is_dir)
+    for rules, folder in chain:
+        res = rules.match(f"{folder}/{name}" if folder else name, is_dir)
         if res is not None:
             verdict = res
     return verdict
 
 
-def _walk(folder: Path, root: Path, exclude, found, chain) -> None:
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder and folder != "." else name
+
+
+def _walk(folder: Path, rel: str, exclude, found, chain: list[tuple[IgnoreRules, str]]) -> None:
+    """Relative paths are built as strings on the way down (one Path per kept file only)."""
     local = IgnoreRules.load(folder)
     if local:
-        chain = [*chain, local]
+        chain = [*chain, (local, "")]
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
-        path = Path(entry.path)
+        name = entry.name
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:
             continue
-        rel = _relative(path, root)
         if is_dir:
-            if entry.name in SKIP_DIRS or (path / "pyvenv.cfg").exists():
+            if name in SKIP_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                 continue
-            if _ignored(path, True, chain) or _excluded(rel, exclude):
+            child = _join(rel, name)
+            if _ignored(name, True, chain) or _excluded(child, exclude):
                 continue
-            _walk(path, root, exclude, found, chain)
+            _walk(Path(entry.path), child, exclude, found,
+                  [(rules, f"{inner}/{name}" if inner else name) for rules, inner in chain])
         elif entry.is_file():
-            kind = file_kind(path)
-            if not kind or _ignored(path, False, chain) or _excluded(rel, exclude):
+            kind = NAMED.get(name) or SUFFIXES.get(os.path.splitext(name)[1])
+            if not kind:
                 continue
-            found[rel] = (path, rel, kind)
+            child = _join(rel, name)
+            if _ignored(name, False, chain) or _excluded(child, exclude):
+                continue
+            found[child] = (Path(entry.path), child, kind)

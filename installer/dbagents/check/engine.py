@@ -250,7 +250,7 @@ def check_tree(
 def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcome:
     files = discover(paths, root, config.exclude)
     cache_root = config.root or root
-    cached = result_cache.load(cache_root, root) if use_cache else {}
+    cached, cached_project = result_cache.load(cache_root, root) if use_cache else ({}, None)
     results: dict[str, FileResult] = {}
     todo = []
     hits = 0
@@ -272,19 +272,22 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
     workers = jobs or config.jobs or os.cpu_count() or 1
     for result in _run_workers(todo, workers):
         results[result.relpath] = result
-    if use_cache and todo:
-        result_cache.save(cache_root, root, results)
 
     # Workers finish in any order and cache hits come first: sort, so project facts (and every message
     # built from them) are the same whichever way a file's result was obtained.
     results = dict(sorted(results.items()))
     project = Project(root, config, results)
-    findings: list[Finding] = []
+    key = result_cache.project_key(results, enabled, config) if use_cache else ""
+    if cached_project is not None and cached_project[0] == key:
+        project_findings = cached_project[1]  # nothing any project rule reads has changed
+    else:
+        project_findings = [f for cls in static_rules().values() if issubclass(cls, ProjectRule) and cls.id in enabled
+                            for f in cls().check(project)]
+    if use_cache and (todo or cached_project is None or cached_project[0] != key):
+        result_cache.save(cache_root, root, results, (key, project_findings))
+    findings: list[Finding] = list(project_findings)
     for result in results.values():
         findings.extend(result.findings)
-    for cls in static_rules().values():
-        if issubclass(cls, ProjectRule) and cls.id in enabled:
-            findings.extend(cls().check(project))
     kept = filter_findings(findings, project, enabled)
     return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits)
 
