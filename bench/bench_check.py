@@ -2,8 +2,8 @@
 
     python bench/bench_check.py [TREE]        # default: a generated tree of ~600k lines
 
-Prints: bare parse time, cold check time and ratio (goal <= 0.5x), cached re-run time and ratio
-(goal <= 0.1x), and peak memory (goal < 1 GB).
+Prints the medians of --repeat interleaved runs: bare parse time, cold check time and ratio (goal <= 0.5x),
+cached re-run time and ratio (goal <= 0.1x), and peak memory (goal < 1 GB).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 MODEL = '''
 from datetime import datetime
@@ -146,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tree", nargs="?", help="folder to check (default: generate ~600k lines)")
     parser.add_argument("--lines", type=int, default=600_000)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; medians are printed")
     args = parser.parse_args()
 
     from dbagents.check.cache import CACHE_DIR
@@ -162,18 +164,26 @@ def main() -> None:
         generate(root, args.lines)
     shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
     try:
-        bare, files, lines = bare_parse(root)
         enabled = selected_ids([], [], [])
-        start = time.perf_counter()
-        cold = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
-        cold_t = time.perf_counter() - start
-        start = time.perf_counter()
-        warm = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
-        warm_t = time.perf_counter() - start
-        assert sorted(cold.findings) == sorted(warm.findings), "cached run differs from cold run"
+        bares, colds, warms = [], [], []
+        for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits all three alike
+            bare, files, lines = bare_parse(root)
+            shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
+            start = time.perf_counter()
+            cold = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
+            cold_t = time.perf_counter() - start
+            start = time.perf_counter()
+            warm = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
+            warm_t = time.perf_counter() - start
+            assert sorted(cold.findings) == sorted(warm.findings), "cached run differs from cold run"
+            bares.append(bare)
+            colds.append(cold_t)
+            warms.append(warm_t)
+        bare, cold_t, warm_t = median(bares), median(colds), median(warms)
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"tree: {root} ({files} .py files, {lines:,} lines; {cold.files_parsed} parsed by dbagents)")
+        print(f"medians of {args.repeat} interleaved runs")
         print(f"bare read + ast.parse : {bare:7.2f} s")
         print(f"dbagents check (cold) : {cold_t:7.2f} s  ratio {cold_t / bare:.2f}x  (goal <= 0.5x)")
         print(f"dbagents check (cache): {warm_t:7.2f} s  ratio {warm_t / bare:.2f}x  (goal <= 0.1x)")
