@@ -109,26 +109,29 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
 
 
 def _python(src: SourceFile, facts: UrlFacts) -> None:
-    docstrings = _docstring_ids(src.tree)
-    in_fstring: set[int] = set()
-    for node in of_type(src.tree, ast.Constant, ast.JoinedStr, ast.Call):
-        if isinstance(node, ast.JoinedStr):
-            in_fstring.update(id(v) for v in node.values)
-        if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in docstrings and id(node) not in in_fstring:
-            text = _string_of(node)
-            if text and "://" in text:
-                facts.urls.extend(parse_urls(text, node.lineno, node.col_offset + 1, "python"))
-        elif isinstance(node, ast.Call):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name == "create" and isinstance(node.func, ast.Attribute) and (
-                (isinstance(node.func.value, ast.Name) and node.func.value.id == "URL")
-                or (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "URL")
-            ):
-                _url_create(node, facts)
-            if name in ECHO_FUNCS:
-                for kw in node.keywords:
-                    if kw.arg == "echo" and isinstance(kw.value, ast.Constant) and kw.value.value in (True, "debug"):
-                        facts.echoes.append(EchoSetting(kw.value.lineno, kw.value.col_offset + 1, name))
+    if "://" in src.text:  # strings holding a URL (an f-string's text parts are read with the f-string)
+        docstrings = _docstring_ids(src.tree)
+        in_fstring: set[int] = set()
+        for node in of_type(src.tree, ast.Constant, ast.JoinedStr):
+            if isinstance(node, ast.JoinedStr):
+                in_fstring.update(id(v) for v in node.values)
+            if id(node) not in docstrings and id(node) not in in_fstring:
+                text = _string_of(node)
+                if text and "://" in text:
+                    facts.urls.extend(parse_urls(text, node.lineno, node.col_offset + 1, "python"))
+    if "URL" not in src.text and "echo" not in src.text:
+        return
+    for node in of_type(src.tree, ast.Call):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name == "create" and isinstance(node.func, ast.Attribute) and (
+            (isinstance(node.func.value, ast.Name) and node.func.value.id == "URL")
+            or (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "URL")
+        ):
+            _url_create(node, facts)
+        if name in ECHO_FUNCS:
+            for kw in node.keywords:
+                if kw.arg == "echo" and isinstance(kw.value, ast.Constant) and kw.value.value in (True, "debug"):
+                    facts.echoes.append(EchoSetting(kw.value.lineno, kw.value.col_offset + 1, name))
 
 
 def _url_create(node: ast.Call, facts: UrlFacts) -> None:
