@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gc
 import os
 import random
 import resource
@@ -167,27 +168,32 @@ def main() -> None:
         enabled = selected_ids([], [], [])
         bares, colds, warms = [], [], []
         for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits all three alike
+            gc.collect()  # nothing of the previous repetition is left for the collector to walk
             bare, files, lines = bare_parse(root)
             shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
+            gc.collect()
             start = time.perf_counter()
             cold = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
             cold_t = time.perf_counter() - start
+            gc.collect()
             start = time.perf_counter()
             warm = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
             warm_t = time.perf_counter() - start
             assert sorted(cold.findings) == sorted(warm.findings), "cached run differs from cold run"
+            parsed, found = cold.files_parsed, len(cold.findings)
+            del cold, warm
             bares.append(bare)
             colds.append(cold_t)
             warms.append(warm_t)
         bare, cold_t, warm_t = median(bares), median(colds), median(warms)
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"tree: {root} ({files} .py files, {lines:,} lines; {cold.files_parsed} parsed by dbagents)")
+        print(f"tree: {root} ({files} .py files, {lines:,} lines; {parsed} parsed by dbagents)")
         print(f"medians of {args.repeat} interleaved runs")
         print(f"bare read + ast.parse : {bare:7.2f} s")
         print(f"dbagents check (cold) : {cold_t:7.2f} s  ratio {cold_t / bare:.2f}x  (goal <= 0.5x)")
         print(f"dbagents check (cache): {warm_t:7.2f} s  ratio {warm_t / bare:.2f}x  (goal <= 0.1x)")
-        print(f"findings: {len(cold.findings)}; cores: {os.cpu_count()}; python {sys.version.split()[0]}")
+        print(f"findings: {found}; cores: {os.cpu_count()}; python {sys.version.split()[0]}")
         print(f"peak memory: main {peak_self:.0f} MB, largest worker {peak_children:.0f} MB  (goal < 1024 MB)")
     finally:
         shutil.rmtree(root / CACHE_DIR, ignore_errors=True)

@@ -31,20 +31,20 @@ from dbagents.findings import Finding
 CORE_TRIGGERS = ("sqlalchemy", "sqlmodel", "alembic", "flask_sqlalchemy")
 _CORE_BYTES = tuple(t.encode() for t in CORE_TRIGGERS)
 # Any other Python file is parsed only when it shows one of these signs: what every rule looks for outside a
-# file importing a database library needs one of them. Mapped classes and tables (also through re-exported
+# file importing a database library needs one of them. Mapped classes (also through re-exported
 # `Column`/`relationship` and Flask-SQLAlchemy's `db.`), migrations, statements run or built, session
 # factories and engines, a database URL; a session shared by `asyncio.gather()` tasks is checked as a pair.
-# (Names only usable once imported from SQLAlchemy — DeclarativeBase, TypeDecorator, MetaData — need no
-# sign of their own: the import, or an `sa.`/`db.` prefix, already shows.) Plain substrings are searched
-# first; a word-bounded pattern only where its substring occurs.
+# Names only usable once imported from SQLAlchemy or Alembic (DeclarativeBase, Table, MetaData, registry,
+# TypeDecorator, `op`) need no sign of their own: the import, or an `sa.`/`db.` prefix, already shows.
+# Plain substrings are searched first; a word-bounded pattern only where its substring occurs.
 _SIGN_WORDS = tuple(w.encode() for w in (
-    "__table", "__mapper_args__", "Mapped[", "mapped_column", "declar", "relationship(", "column_property(",
-    "literal_", "exec_driver_sql", "down_revision", "run_migrations", ".execute", ".scalar", "sessionmaker",
-    "_engine", "engine_from_config",
+    "__table", "__mapper_args__", "Mapped[", "mapped_column", "declarative", "declared_attr", "relationship(",
+    "column_property(", "literal_binds", "literal_column", "exec_driver_sql", "down_revision", "run_migrations",
+    ".execute(", ".executemany(", ".scalars(", ".scalar(", "sessionmaker", "create_engine", "create_async_engine",
+    "engine_from_config",
 ))
 _SIGN_PATTERNS = tuple((hint.encode(), re.compile(pattern.encode())) for hint, pattern in (
-    ("Column(", r"\bColumn\("), ("Table(", r"\bTable\("), ("Index(", r"\bIndex\("), ("registry(", r"\bregistry\("),
-    ("select(", r"\bselect\("), (".query", r"\.query\b"), ("db.", r"\bdb\.\w"), ("op.", r"(?<![\w.])op\."),
+    ("Column(", r"\bColumn\("), ("select(", r"\bselect\("), (".query", r"\.query\b"), ("db.", r"\bdb\.\w"),
 ))
 # a database URL: one of these schemes right before `://` (optionally `+driver`)
 _URL_SCHEME = re.compile(rb"\b(?:" + "|".join(sorted(DIALECTS | {"sqlite"})).encode() + rb")(?:\+\w+)?$")
@@ -62,7 +62,7 @@ def _has_database_url(data: bytes) -> bool:
 def _shows_database_code(data: bytes) -> bool:
     if any(t in data for t in _CORE_BYTES) or any(w in data for w in _SIGN_WORDS):
         return True
-    if b"gather(" in data and b"ession" in data:
+    if b"gather(" in data and (b"session" in data or b"AsyncSession" in data):
         return True
     return any(hint in data and pattern.search(data) for hint, pattern in _SIGN_PATTERNS) or _has_database_url(data)
 
