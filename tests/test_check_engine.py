@@ -247,3 +247,44 @@ def test_other_tools_sql_injection_markers_silence_dba501(tmp_path):
                      "c.py": sink.replace("MARK", "  # nosec"), "d.py": sink.replace("MARK", "")})
     out = check_tree([tmp_path], root=tmp_path, config=Config(), enabled={"DBA501"}, use_cache=False)
     assert sorted(f.path for f in out.findings) == ["c.py", "d.py"]
+
+
+SCREENED_IN = {
+    "app/__init__.py": "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n",
+    "app/models.py": "from app import db\n\n\nclass Challenges(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n"
+                     "    value = db.Column(db.Integer)\n\n\nclass Solves(db.Model):\n"
+                     "    id = db.Column(db.Integer, primary_key=True)\n"
+                     "    challenge_id = db.Column(db.Integer, db.ForeignKey('challenges.id'), index=True)\n"
+                     "    account_id = db.Column(db.Integer, index=True)\n"
+                     "    challenge = db.relationship('Challenges')\n",
+    # Flask-SQLAlchemy: models come in through the app package, no SQLAlchemy import in this file
+    "flask_loop.py": "from app.models import Solves\n\n\ndef board(ids):\n"
+                     "    rows = Solves.query.filter(Solves.account_id.in_(ids)).all()\n"
+                     "    return [r.challenge.value for r in rows]\n",
+    "driver.py": "import sqlite3\n\n\ndef find(conn, name):\n"
+                 "    return conn.cursor().execute(f\"SELECT * FROM users WHERE name = '{name}'\")\n",
+    "settings.py": 'DATABASE_URL = "postgresql://app:hunter2@db.internal.corp/app"\n',
+    "tasks.py": "import asyncio\n\n\nasync def f(session: AsyncSession):\n"
+                "    await asyncio.gather(load(session), save(session))\n",
+}
+SCREENED_OUT = {
+    # syntax this Python cannot read, in a file with nothing of a database: not parsed, so not reported
+    "newer.py": "type Vector = list[float]\n\n\ndef scale(v: Vector, k: float) -> Vector:\n    return [k * x for x in v]\n",
+    "report.py": "from rich.table import Table\n\n\ndef show(rows):\n    t = Table(title='declaration')\n"
+                 "    for op in rows:\n        t.add_row(op.name, op.query_string)\n    return t\n",
+    "runner.py": "def run(executor, job):\n    return executor.execute_job(job)  # not a statement\n",
+}
+
+
+def test_pre_filter_reads_database_code_only(tmp_path):
+    write(tmp_path, {**SCREENED_IN, **SCREENED_OUT})
+    from dbagents.check.registry import selected_ids
+
+    outcome = check_tree([tmp_path], root=tmp_path, config=Config(), enabled=selected_ids([], [], []),
+                         use_cache=False)
+    parsed = {rel for rel, result in outcome.project.files.items() if result.parsed}
+    assert parsed == set(SCREENED_IN)
+    found = {(f.path, f.rule_id) for f in outcome.findings}
+    assert {("flask_loop.py", "DBA116"), ("driver.py", "DBA501"), ("settings.py", "DBA502"),
+            ("tasks.py", "DBA113")} <= found
+    assert not any(path in SCREENED_OUT for path, _ in found)

@@ -16,7 +16,9 @@ SYNTAX_ERROR = RuleInfo(
     "syntax-error",
     "A file could not be parsed, fully or in part; the rest of the run goes on.",
     Severity.WARNING,
-    "## What it does\nReports Python files this interpreter cannot parse. When the cause is syntax newer than the "
+    "## What it does\nReports Python files this interpreter cannot parse, among those the engine reads: files that "
+    "show database code (files that do not are skipped before parsing, so their syntax is not judged). When the "
+    "cause is syntax newer than the "
     "running Python (for example PEP 695 `type` aliases on 3.11), only the statements that do not parse are "
     "skipped and the rest of the file is still checked.\n\n## Why is this bad\nCode that is not parsed is not "
     "checked.\n\n## Example\n```python\ntype UserId = int  # needs Python 3.12\n```\n\n## Fix\nRun dbagents "
