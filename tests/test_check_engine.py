@@ -288,3 +288,34 @@ def test_pre_filter_reads_database_code_only(tmp_path):
     assert {("flask_loop.py", "DBA116"), ("driver.py", "DBA501"), ("settings.py", "DBA502"),
             ("tasks.py", "DBA113")} <= found
     assert not any(path in SCREENED_OUT for path, _ in found)
+
+
+def test_skipped_statement_spans_multiline_headers_and_decorators():
+    from dbagents.check.source import parse_python
+
+    text = textwrap.dedent("""\
+        from sqlalchemy import select
+
+
+        @router.post(
+            "/x",
+        )
+        async def handler(
+            session,
+        ):
+            try:
+                pass
+            except KeyError, ValueError:
+                pass
+
+
+        class Thing(
+            Base,
+        ):
+            stmt = select(User).where(User.deleted_at is None)
+    """)
+    tree, problem = parse_python(text, "x.py")
+    assert problem is not None and not problem.fatal
+    [(first, last)] = problem.skipped  # the whole decorated function (and blank lines after it), in one retry
+    assert first == 4 and 14 <= last < 17
+    assert [type(s).__name__ for s in tree.body] == ["ImportFrom", "ClassDef"]

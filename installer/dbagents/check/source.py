@@ -123,15 +123,21 @@ def _statement_range(lines: list[str], lineno: int) -> tuple[int, int]:
 
     def top_level(i: int) -> bool:
         s = lines[i]
-        return bool(s.strip()) and not s[0].isspace() and not s.lstrip().startswith("#")
+        # `):` closing a multi-line class/def header at column 0 continues that statement
+        return bool(s.strip()) and not s[0].isspace() and s[0] not in "#)]}"
 
     idx = min(max(lineno - 1, 0), len(lines) - 1)
     start = idx
     while start > 0 and not top_level(start):
         start -= 1
-    # decorators belong to the statement they decorate
-    while start > 0 and lines[start - 1].startswith("@"):
-        start -= 1
+    # decorators belong to the statement they decorate (also one spanning several lines)
+    while start > 0:
+        j = start - 1
+        while j > 0 and not top_level(j):
+            j -= 1
+        if not lines[j].startswith("@"):
+            break
+        start = j
     end = idx + 1
     while end < len(lines) and not top_level(end):
         end += 1
