@@ -6,13 +6,14 @@ from contextlib import contextmanager
 from typing import Iterator
 
 # A plain depth counter, not a contextvar: SQLAlchemy's asyncio layer runs lazy loads in
-# child greenlets, which must still see a block opened by the test coroutine.
-_depth = 0
+# child greenlets, which must still see a block opened by the test coroutine. The recorder reads
+# it directly on every statement (cheaper than a call).
+depth = 0
 
 
 def allowed() -> bool:
     """True while at least one `allow_nplusone()` block is open."""
-    return _depth > 0
+    return depth > 0
 
 
 @contextmanager
@@ -22,9 +23,9 @@ def allow_nplusone() -> Iterator[None]:
     Query budgets (DBA403) still count these statements, and an async lazy load (DBA404)
     still fails: both are facts, not heuristics.
     """
-    global _depth
-    _depth += 1
+    global depth
+    depth += 1
     try:
         yield
     finally:
-        _depth -= 1
+        depth -= 1

@@ -77,9 +77,13 @@ class FrameFilter:
         return None
 
     def _walk(self, frame: FrameType | None) -> Site | None:
+        cache = self._cache  # runs on every lazy load: the cache lookup is inlined
         while frame is not None:
             filename = frame.f_code.co_filename
-            if not self.is_library(filename):
+            library = cache.get(filename)
+            if library is None:
+                library = self.is_library(filename)
+            if not library:
                 return (filename, frame.f_lineno)
             frame = frame.f_back
         return None

@@ -18,7 +18,11 @@ from dbagents.pytest_plugin.frames import FrameFilter, Site
 
 # Where a statement came from, for DBA402: plain, an ORM relationship load, or an allowed block.
 PLAIN, RELATIONSHIP, ALLOWED = "", "relationship", "allowed"
+# Execution option the recorder puts on a lazy load's statement (user-defined execution options are
+# carried unchanged to the statement's execution context, where `_on_execute` reads it).
+ORIGIN_OPTION = "dbagents_origin"
 GROUP_KEY = "dbagents.nplusone.group"  # key in InstanceState.info: the result that loaded the instance
+_RUNID_BITS = 48  # load run ids (one per query result in the process) stay far below 2**48
 
 
 @dataclass
@@ -29,12 +33,9 @@ class TestLog:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     first_site: dict[str, Site | None] = field(default_factory=dict)
     repeat_site: dict[str, Site | None] = field(default_factory=dict)
-    # (load run id, base mapper) -> how many instances that one result loaded. Each instance carries its
-    # group in the public `InstanceState.info` dict, so nothing here keeps loaded objects alive (holding
-    # them made every garbage collection of a query-heavy test slower). Run ids are unique per process,
-    # so a tag left from an earlier test finds no size here and never counts.
-    group_sizes: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
-    # (Model.attr, site, group) -> ids of the instances lazy-loaded there
+    # (Model.attr, site, group) -> ids of the instances lazy-loaded there. The group is the one query
+    # result that loaded the instance, kept as a tag in the public `InstanceState.info` dict, so nothing
+    # here keeps loaded objects alive. Two or more owners in one group prove a multi-row result.
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
     async_lazy: list[tuple[str, Site | None]] = field(default_factory=list)
 
@@ -47,15 +48,28 @@ class Recorder:
         self.allow_patterns = allow_patterns
         self.frames = FrameFilter()
         self.log: TestLog | None = None
-        self._origin = PLAIN
         self._installed: list[tuple] = []
-        self._base_mappers: dict[type, object] = {}
+        # A group tag is one int: the test's number in the high bits, SQLAlchemy's load run id in the
+        # low bits. A tag left on an instance by an earlier test never matches a group of this one,
+        # and an int keeps the `info` dict out of the garbage collector's way (no tuple per object).
+        self._test = 0
+        self._tag_base = 0
+        self._attr_names: dict[object, str] = {}  # loader path -> "Model.attr"
+        self._allowed_attrs: dict[str, bool] = {}  # "Model.attr" -> matches an allowlist pattern
 
     # -- lifecycle -------------------------------------------------------------------------------
     def install(self) -> None:
         if self._installed:
             return
-        listeners = [(Engine, "before_cursor_execute", self._on_cursor_execute, {})]
+        # Statements are counted with the dialect's execute events, not ConnectionEvents: any
+        # ConnectionEvents listener switches every Connection onto SQLAlchemy's slower "has events"
+        # path (about 6 % of a query-heavy test on its own); a dialect event is one dispatch per
+        # statement. The listener only observes (returns None), so the dialect still executes.
+        listeners = [
+            (Engine, "do_execute", self._on_execute, {}),
+            (Engine, "do_executemany", self._on_execute, {}),
+            (Engine, "do_execute_no_params", self._on_execute_no_params, {}),
+        ]
         if self.orm:
             listeners += [
                 (Session, "do_orm_execute", self._on_orm_execute, {}),
@@ -74,7 +88,8 @@ class Recorder:
 
     def start(self) -> TestLog:
         self.log = TestLog()
-        self._origin = PLAIN
+        self._test += 1
+        self._tag_base = self._test << _RUNID_BITS
         return self.log
 
     def stop(self) -> TestLog | None:
@@ -82,29 +97,39 @@ class Recorder:
         return log
 
     def is_allowed(self, attr: str) -> bool:
-        return allow.allowed() or any(fnmatchcase(attr, pattern) for pattern in self.allow_patterns)
+        """Inside `allow_nplusone()`, or `attr` matches an ini allowlist pattern."""
+        if allow.depth > 0:
+            return True
+        known = self._allowed_attrs.get(attr)
+        if known is None:
+            known = self._allowed_attrs[attr] = any(fnmatchcase(attr, p) for p in self.allow_patterns)
+        return known
 
     # -- listeners -------------------------------------------------------------------------------
     def _on_load(self, state, context) -> None:
-        log = self.log
-        if log is None:
-            return
-        cls = state.class_
-        base = self._base_mappers.get(cls)
-        if base is None:
-            base = self._base_mappers[cls] = state.mapper.base_mapper
-        key = (context.runid, base)
-        state.info[GROUP_KEY] = key
-        log.group_sizes[key] += 1
+        # Runs once per loaded instance: keep it to one dict store.
+        if self.log is not None:
+            state.info[GROUP_KEY] = self._tag_base | context.runid
 
-    def _on_cursor_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
+    def _on_execute(self, cursor, statement, parameters, context) -> None:
         log = self.log
-        if log is None:
-            return
-        log.statements.append(statement)
-        key = (statement, ALLOWED if allow.allowed() else self._origin)
-        seen = log.counts.get(key, 0) + 1
-        log.counts[key] = seen
+        if log is not None:
+            log.statements.append(statement)
+            if allow.depth:
+                origin = ALLOWED
+            else:
+                origin = context.execution_options.get(ORIGIN_OPTION, PLAIN) if context is not None else PLAIN
+            key = (statement, origin)
+            seen = log.counts.get(key, 0) + 1
+            log.counts[key] = seen
+            if seen <= 2:
+                self._note_site(log, statement, seen)
+
+    def _on_execute_no_params(self, cursor, statement, context) -> None:
+        self._on_execute(cursor, statement, None, context)
+
+    def _note_site(self, log: TestLog, statement: str, seen: int) -> None:
+        """Where a statement first ran, and where it ran again (DBA402 points at the repeat)."""
         if seen == 1 and statement not in log.first_site:
             log.first_site[statement] = self.frames.user_site()
         elif seen == 2 and statement not in log.repeat_site:
@@ -117,23 +142,33 @@ class Recorder:
         owner = orm_state.lazy_loaded_from
         if owner is None:
             return None
-        path = orm_state.loader_strategy_path
-        prop = path[-1] if path is not None and len(path) else None
-        attr = f"{prop.parent.class_.__name__}.{prop.key}" if prop is not None else f"{owner.class_.__name__}.?"
+        attr = self._attr_name(orm_state.loader_strategy_path, owner)
         site = self.frames.user_site()
         allowed = self.is_allowed(attr)
         group = owner.info.get(GROUP_KEY)
-        if group is not None and not allowed and log.group_sizes.get(group, 0) >= 2:
+        if group is not None and group >> _RUNID_BITS == self._test and not allowed:
             log.lazy[(attr, site, group)].add(id(owner))
-        previous, self._origin = self._origin, (ALLOWED if allowed else RELATIONSHIP)
+        # The lazy load's own statement carries its origin to `_on_execute` (DBA402 skips it).
+        orm_state.update_execution_options(**{ORIGIN_OPTION: ALLOWED if allowed else RELATIONSHIP})
+        if owner.async_session is None:
+            return None  # SQLAlchemy runs the statement as usual
+        # Under an AsyncSession, run it here to see a MissingGreenlet (DBA404).
         try:
             return orm_state.invoke_statement()
         except (exc.MissingGreenlet, exc.StatementError) as error:
-            if _is_missing_greenlet(error) and owner.async_session is not None:
+            if _is_missing_greenlet(error):
                 log.async_lazy.append((attr, site))
             raise
-        finally:
-            self._origin = previous
+
+    def _attr_name(self, path, owner) -> str:
+        """`Model.attr` of the relationship being lazy-loaded (cached per loader path)."""
+        name = self._attr_names.get(path)
+        if name is None:
+            prop = path[-1] if path is not None and len(path) else None
+            if prop is None:
+                return f"{owner.class_.__name__}.?"
+            name = self._attr_names[path] = f"{prop.parent.class_.__name__}.{prop.key}"
+        return name
 
 
 def _is_missing_greenlet(error: BaseException) -> bool:

@@ -21,8 +21,26 @@ _TUPLES = re.compile(rf"({_TUPLE})(?:\s*,\s*{_TUPLE})+")
 _TRANSACTION_WORDS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRANSACTION", "END")
 
 
+# A test suite runs the same statement texts in test after test: fingerprints are remembered
+# (bounded, and only for statements of ordinary length).
+_CACHE: dict[str, str] = {}
+_CACHE_ENTRIES = 4096
+_CACHE_MAX_LENGTH = 4000
+
+
 def normalize_sql(statement: str) -> str:
     """One fingerprint for statements that differ only in literals, parameters or list lengths."""
+    text = _CACHE.get(statement)
+    if text is None:
+        text = _normalize(statement)
+        if len(statement) <= _CACHE_MAX_LENGTH:
+            if len(_CACHE) >= _CACHE_ENTRIES:
+                _CACHE.clear()
+            _CACHE[statement] = text
+    return text
+
+
+def _normalize(statement: str) -> str:
     text = _COMMENTS.sub(" ", statement)
     text = _STRINGS.sub("?", text)
     text = _PLACEHOLDERS.sub("?", text)
