@@ -87,7 +87,7 @@ class SourceFile:
 
     @property
     def nodes(self) -> list[ast.AST]:
-        """Every node of the tree in source preorder, from the one index shared by extractors and rules."""
+        """Every node of the tree in preorder, from the one index shared by extractors and rules."""
         if self._nodes is None:
             from dbagents.check.walk import walk
 

@@ -1,11 +1,11 @@
 """Fast shared traversal of the one tree being analysed.
 
-The first request indexes the module once: every node in source preorder (parents before children, siblings
-in field order; `Load`/`Store` and operator markers left out), where each node's subtree ends, and the
-positions of each node type. Then `walk(node)` is a list slice, `of_type(node, ast.Call)` a bisect, and
-`scoped(node)` skips nested functions without looking inside them. Extractors and rules all share it; the
-engine calls `reset()` around every file. Nodes that are not part of the indexed tree (a tree parsed from a
-string by an extractor) are walked directly, with the same order.
+The first request indexes the module once: every node in preorder (parents before children, siblings in
+field order, so a def's decorators follow its body; `Load`/`Store` and operator markers left out), where each node's subtree ends, and the
+positions of each node type. Then `walk(node)` is a list slice, `of_type(node, ast.Call)` a bisect (and
+`skip=SCOPES` leaves out nested functions without looking inside them), and `span(node)` serves custom
+scans. Extractors and rules all share it; the engine calls `reset()` around every file. A node that is not
+part of the indexed tree is indexed on its own, with the same order.
 """
 
 from __future__ import annotations
@@ -23,40 +23,17 @@ _LEAF_FIELDS = frozenset({
 })
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # class -> (number of child fields capped at 2, getter): one C-level attrgetter call per node
-_GETTERS: dict[type, tuple[int, attrgetter | None]] = {}
+_GETTERS: dict[type, tuple[int, attrgetter | None] | None] = {}
 
 
-def _getter(cls: type) -> tuple[int, attrgetter | None]:
+def _getter(cls: type) -> tuple[int, attrgetter | None] | None:
+    if not issubclass(cls, AST):
+        return None  # a plain value in a field a newer Python added: not a node
     leaf_value = cls in (ast.Constant, ast.MatchSingleton)  # `value` is a Python constant there
     fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS and not (leaf_value and f == "value"))
     entry = (min(len(fields), 2), attrgetter(*fields) if fields else None)
     _GETTERS[cls] = entry
     return entry
-
-
-def _push_children(node: AST, push) -> None:
-    """Push `node`'s children in reverse field order (so they pop in source order)."""
-    arity, get = _GETTERS.get(node.__class__) or _getter(node.__class__)
-    if arity == 0:
-        return
-    values = (get(node),) if arity == 1 else get(node)
-    for value in reversed(values):
-        if value is None:
-            continue
-        if value.__class__ is list:
-            for item in reversed(value):  # Dict.keys holds None for `**x`; Global.names holds str
-                if item is not None and item.__class__ is not str:
-                    push(item)
-        else:
-            push(value)
-
-
-def children(node: AST) -> list[AST]:
-    """Direct child nodes in field order (like ast.iter_child_nodes, without context markers)."""
-    out: list[AST] = []
-    _push_children(node, out.append)
-    out.reverse()
-    return out
 
 
 class _Index:
@@ -75,6 +52,9 @@ class _Index:
             if cls is int:  # post-order marker: the subtree of nodes[marker] is complete
                 end[node] = len(nodes)
                 continue
+            entry = getters.get(cls) or _getter(cls)
+            if entry is None:
+                continue
             i = len(nodes)
             nodes.append(node)
             end.append(0)
@@ -84,8 +64,8 @@ class _Index:
                 types[cls] = bucket = []
             bucket.append(i)
             push(i)
-            # inlined _push_children: this loop runs once per node of every checked file
-            arity, get = getters.get(cls) or _getter(cls)
+            # this loop runs once per node of every checked file: keep it lean
+            arity, get = entry
             if arity == 0:
                 continue
             for value in reversed((get(node),) if arity == 1 else get(node)):
@@ -132,13 +112,13 @@ def _locate(node: AST) -> tuple[_Index, int]:
 
 
 def walk(node: AST) -> list[AST]:
-    """`node` and every node below it, in source preorder (do not mutate the list)."""
+    """`node` and every node below it, in preorder (do not mutate the list)."""
     index, i = _locate(node)
     return index.nodes[i:index.end[i]]
 
 
 def of_type(node: AST, *types: type, skip: tuple[type, ...] = ()) -> list[AST]:
-    """The nodes of exactly these classes in `node`'s subtree (node included), in source preorder.
+    """The nodes of exactly these classes in `node`'s subtree (node included), in preorder.
 
     With `skip`, nodes inside a descendant of one of those classes are left out (e.g. `skip=SCOPES`: the
     calls a function makes itself, not those of functions and lambdas nested in it).
@@ -176,22 +156,6 @@ def _outside(found: list[int], fences: list[int], end: list[int]) -> list[int]:
         if j >= covered:
             kept.append(j)
     return kept
-
-
-def scoped(node: AST, skip: tuple[type, ...] = SCOPES) -> list[AST]:
-    """Like `walk(node)`, without descending into nodes of the `skip` types below `node` (they are left out)."""
-    index, i = _locate(node)
-    nodes, end = index.nodes, index.end
-    out = [node]
-    j, stop = i + 1, end[i]
-    while j < stop:
-        current = nodes[j]
-        if isinstance(current, skip):
-            j = end[j]
-            continue
-        out.append(current)
-        j += 1
-    return out
 
 
 def span(node: AST) -> tuple[list[AST], list[int], int, int]:
