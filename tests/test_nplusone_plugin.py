@@ -287,3 +287,63 @@ def test_user_frame_skips_library_frames():
     assert not frames.is_library(__file__)
     filename, line = frames.user_site(sys._getframe())
     assert filename == __file__ and line > 0
+
+
+def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results():
+    """execute / executemany / no-parameter statements are all counted (dialect execute events); a lazy
+    load carries its origin to the statement; objects loaded while an earlier test was recorded are
+    never an N+1 of this one."""
+    from sqlalchemy import ForeignKey, Integer, create_engine, insert, select, text
+    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
+
+    from dbagents.pytest_plugin.recorder import PLAIN, RELATIONSHIP, Recorder
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Author(Base):  # no annotations: this module has `from __future__ import annotations`
+        __tablename__ = "authors"
+        id = mapped_column(Integer, primary_key=True)
+        books = relationship("Book")
+
+    class Book(Base):
+        __tablename__ = "books"
+        id = mapped_column(Integer, primary_key=True)
+        author_id = mapped_column(ForeignKey("authors.id"))
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    recorder = Recorder(orm=True)
+    recorder.install()
+    try:
+        log = recorder.start()
+        with engine.begin() as conn:
+            conn.execute(insert(Author), [{"id": 1}, {"id": 2}, {"id": 3}])
+            conn.exec_driver_sql("SELECT 1")
+            conn.execute(text("SELECT id FROM authors WHERE id = :i"), {"i": 1})
+        recorder.stop()
+        assert [s.split()[0] for s in log.statements] == ["INSERT", "SELECT", "SELECT"]
+        assert {origin for _statement, origin in log.counts} == {PLAIN}
+
+        with Session(engine) as session:
+            recorder.start()
+            earlier = session.scalars(select(Author)).all()
+            recorder.stop()
+            log = recorder.start()
+            for author in earlier:
+                assert author.books == []
+            recorder.stop()
+            assert not log.lazy  # tagged during the earlier recording
+            assert [origin for _statement, origin in log.counts] == [RELATIONSHIP]
+            assert sum(log.counts.values()) == 3
+
+            session.expunge_all()
+            log = recorder.start()
+            for author in session.scalars(select(Author)).all():
+                author.books
+            recorder.stop()
+            ((attr, _site, _group), owners), = log.lazy.items()
+            assert attr == "Author.books" and len(owners) == 3
+    finally:
+        recorder.uninstall()
+        engine.dispose()

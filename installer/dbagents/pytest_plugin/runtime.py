@@ -105,10 +105,12 @@ class NPlusOnePlugin:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or (self.settings.mode == "off" and not self.hits):
             return
-        from dbagents.pytest_plugin.report import summary_table, to_findings
-
-        findings = to_findings(self.hits, self.config.rootpath)
         terminalreporter.write_sep("=", f"dbagents N+1 summary (mode {self.settings.mode})")
+        findings = []
+        if self.hits:  # the report module is only needed (and imported) when there is something to show
+            from dbagents.pytest_plugin.report import summary_table, to_findings
+
+            findings = to_findings(self.hits, self.config.rootpath)
         if not findings:
             terminalreporter.write_line("no N+1 queries, repeated statements or exceeded budgets found")
         else:
