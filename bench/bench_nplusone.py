@@ -1,27 +1,42 @@
 """Overhead of the N+1 pytest plugin: one query-heavy suite, run with the plugin off and on.
 
-    python bench/bench_nplusone.py [--tests 60] [--queries 150] [--rounds 5]
+    python bench/bench_nplusone.py [--db sqlite|postgresql|both] [--tests 60] [--queries 150] [--rounds 20]
 
-Each generated test runs ORM queries on SQLite (selects with eager loading, session.get, lazy loads
-on single objects, Core statements). Runs alternate off/warn to spread machine noise; min and median of wall time and
-of the child's CPU time (less sensitive to a busy machine) are printed. Goal: <= 5 % wall time.
+Each generated test runs ORM queries (selects with eager loading, session.get, lazy loads on single
+objects, Core statements) on in-memory SQLite, or on a real PostgreSQL started with pgserver. Every
+pytest run is timed whole, from process start to exit: start-up, collection, fixtures and the
+plugin's own work (imports, recording, analysis, summary) all count. Off and warn runs alternate
+(which one goes first flips every round) and byte code is cached for both, as in an installed
+package. Printed: the median of the per-round warn/off ratios (the headline), min and median of wall
+time, and of the child's CPU time (pytest's own process; a PostgreSQL server's CPU is not in it).
+Goal: <= 5 % wall time.
+
+A separate, untimed census run counts what one test does (statements, loaded objects, lazy loads).
+With --callgrind, one more run per mode under valgrind counts CPU instructions: slow, but nearly the
+same number every time on a machine whose wall times jitter by several per cent.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 INSTALLER = Path(__file__).resolve().parents[1] / "installer"
 
 CONFTEST = '''
+import os
+
 import pytest
 from sqlalchemy import ForeignKey, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -48,7 +63,8 @@ class Post(Base):
 
 @pytest.fixture(scope="session")
 def engine():
-    engine = create_engine("sqlite://")
+    engine = create_engine(os.environ.get("BENCH_DB_URL", "sqlite://"))
+    Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     with Session(engine) as session:
         for i in range(1, 21):
@@ -56,7 +72,8 @@ def engine():
             session.add(user)
             session.add_all([Post(id=i * 10 + j, user=user, title=f"t{j}") for j in range(5)])
         session.commit()
-    return engine
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -82,9 +99,55 @@ def test_queries_{n}(session):
         session.expunge_all()
 '''
 
+# Loaded with -p in the census run only (plugin off): counts through SQLAlchemy's events what the
+# test bodies do. Never present in a timed run.
+CENSUS = '''
+import json, os
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapper, Session
+
+COUNTS = {"tests": 0, "statements": 0, "orm_executions": 0, "loaded_objects": 0, "lazy_loads": 0}
+ACTIVE = [False]
+
+
+def _count(key):
+    if ACTIVE[0]:
+        COUNTS[key] += 1
+
+
+event.listen(Engine, "before_cursor_execute", lambda *args: _count("statements"))
+event.listen(Mapper, "load", lambda *args: _count("loaded_objects"), raw=True)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _orm(state):
+    _count("orm_executions")
+    if state.is_select and state.lazy_loaded_from is not None:
+        _count("lazy_loads")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    ACTIVE[0] = True
+    COUNTS["tests"] += 1
+    try:
+        return (yield)
+    finally:
+        ACTIVE[0] = False
+
+
+def pytest_unconfigure(config):
+    with open(os.environ["BENCH_CENSUS"], "w") as out:
+        json.dump(COUNTS, out)
+'''
+
 
 def build(root: Path, tests: int, queries: int) -> None:
     (root / "conftest.py").write_text(CONFTEST)
+    (root / "bench_census.py").write_text(CENSUS)
     (root / "pytest.ini").write_text("[pytest]\ndbagents_repeat_threshold = 1000000\n")
     loops = max(1, queries // 5)  # ~5 statements per loop
     for n in range(tests):
@@ -96,15 +159,24 @@ def _child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(root: Path, mode: str) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one pytest run of the generated suite."""
-    env = {**os.environ, "PYTHONPATH": str(INSTALLER), "PYTHONDONTWRITEBYTECODE": "1"}
+def _env(root: Path, url: str, census_file: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=f"{INSTALLER}{os.pathsep}{root}", PYTHONPYCACHEPREFIX=str(root / ".pycache"),
+               BENCH_DB_URL=url)
+    if census_file is not None:
+        env["BENCH_CENSUS"] = str(census_file)
+    return env
+
+
+def run_once(root: Path, url: str, mode: str, census_file: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole pytest run of the generated suite."""
+    extra = ("-p", "bench_census") if census_file is not None else ()
     cpu = _child_cpu()
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         f"--dbagents-nplusone={mode}"],
-        cwd=root, env=env, capture_output=True, text=True,
+         "-p", "no:xdist", f"--dbagents-nplusone={mode}", *extra],
+        cwd=root, env=_env(root, url, census_file), capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - start
     cpu = _child_cpu() - cpu
@@ -113,31 +185,115 @@ def run_once(root: Path, mode: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tests", type=int, default=60)
-    parser.add_argument("--queries", type=int, default=150, help="statements per test (about)")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dbagents-bench-") as tmp:
-        root = Path(tmp)
-        build(root, args.tests, args.queries)
-        run_once(root, "off")  # warm the file system cache and imports
-        runs: dict[str, list[tuple[float, float]]] = {"off": [], "warn": []}
-        for _ in range(args.rounds):
-            for mode in ("off", "warn"):
-                runs[mode].append(run_once(root, mode))
-    statements = args.tests * max(1, args.queries // 5) * 6
-    print(f"suite: {args.tests} tests, ~{statements} SQL statements, {args.rounds} rounds per mode")
-    for label, index in (("wall", 0), ("cpu", 1)):
+def census(root: Path, url: str) -> dict[str, int]:
+    out = root / "census.json"
+    run_once(root, url, "off", census_file=out)
+    return json.loads(out.read_text())
+
+
+def measure(root: Path, url: str, rounds: int) -> dict[str, list[tuple[float, float]]]:
+    run_once(root, url, "off")  # warm the file system cache and write the byte code
+    run_once(root, url, "warn")
+    runs: dict[str, list[tuple[float, float]]] = {"off": [], "warn": []}
+    for number in range(rounds):
+        order = ("off", "warn") if number % 2 == 0 else ("warn", "off")
+        for mode in order:
+            runs[mode].append(run_once(root, url, mode))
+    return runs
+
+
+def _callgrind(root: Path, url: str, mode: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", "pytest", "-q",
+         "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", f"--dbagents-nplusone={mode}"],
+        cwd=root, env={**_env(root, url, None), "PYTHONHASHSEED": "0"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def report_instructions(root: Path, url: str) -> None:
+    """CPU instructions of one whole pytest run per mode under valgrind's callgrind (both at once: they
+    count instructions, not time), repeatable on a machine whose wall times jitter."""
+    runs = {mode: _callgrind(root, url, mode) for mode in ("off", "warn")}
+    counted = {}
+    for mode, process in runs.items():
+        stdout, stderr = process.communicate()
+        counts = [int(n) for n in re.findall(r"Collected : (\d+)", stderr)]
+        if process.returncode != 0 or not counts:
+            raise SystemExit(f"callgrind run failed in mode {mode}:\n{stdout[-2000:]}{stderr[-2000:]}")
+        counted[mode] = max(counts)  # the pytest process (a helper child process may report too)
+    off, warn = counted["off"], counted["warn"]
+    print(f"  instructions (callgrind, one run each): off {off / 1e9:.3f} G, warn {warn / 1e9:.3f} G, "
+          f"overhead {100 * (warn / off - 1):+.1f} %")
+
+
+def report(label: str, counts: dict[str, int], runs: dict[str, list[tuple[float, float]]]) -> None:
+    tests = counts["tests"] or 1
+    statements = counts["statements"]
+    print(f"{label}: {counts['tests']} tests, {len(runs['off'])} rounds per mode; per test "
+          f"{statements // tests} statements, {counts['orm_executions'] // tests} ORM executions, "
+          f"{counts['loaded_objects'] // tests} loaded objects, {counts['lazy_loads'] // tests} lazy loads")
+    for kind, index in (("wall", 0), ("cpu", 1)):
         off = [r[index] for r in runs["off"]]
         on = [r[index] for r in runs["warn"]]
-        for name, pick in (("min", min), ("median", statistics.median)):
-            base, plugin = pick(off), pick(on)
-            print(
-                f"{label:4s} {name:6s}: off {base:.3f} s, warn {plugin:.3f} s, overhead "
-                f"{100 * (plugin - base) / base:+.1f} % ({1e6 * (plugin - base) / statements:+.1f} us per statement)"
-            )
+        ratios = sorted(100 * (b / a - 1) for a, b in zip(off, on))
+        low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        per_statement = 1e6 * (statistics.median(on) - statistics.median(off)) / max(statements, 1)
+        print(f"  {kind:4s} overhead {middle:+5.1f} % (median of per-round ratios; quartiles {low:+.1f} .. "
+              f"{high:+.1f} %); off min {min(off):.3f} s / median {statistics.median(off):.3f} s, "
+              f"warn min {min(on):.3f} s / median {statistics.median(on):.3f} s "
+              f"({per_statement:+.1f} us per statement)")
+
+
+def _postgres(tmp: Path):
+    """A throwaway PostgreSQL server (pgserver) and the SQLAlchemy URL of a fresh database in it."""
+    try:
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver
+        import psycopg
+    except ImportError as error:
+        raise SystemExit(f"--db postgresql needs pgserver and psycopg ({error}); pip install 'dbagents[dev]'")
+    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "bench"')
+    base, _, query = server.get_uri().partition("?")
+    url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", base.rsplit("/", 1)[0] + "/bench")
+    return server, f"{url}?{query}" if query else url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--tests", type=int, default=60)
+    parser.add_argument("--queries", type=int, default=150, help="statements per test (about)")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--callgrind", action="store_true",
+                        help="also count CPU instructions of one run per mode under valgrind (slow, repeatable)")
+    args = parser.parse_args()
+    if args.callgrind and shutil.which("valgrind") is None:
+        raise SystemExit("--callgrind needs valgrind on PATH")
+    databases = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    tmp = Path(tempfile.mkdtemp(prefix="dbagents-bench-"))
+    server = None
+    try:
+        root = tmp / "suite"
+        root.mkdir()
+        build(root, args.tests, args.queries)
+        for database in databases:
+            if database == "postgresql":
+                server, url = _postgres(tmp)
+                label = "PostgreSQL (pgserver, psycopg 3, Unix socket)"
+            else:
+                url, label = "sqlite://", "SQLite (in memory)"
+            counts = census(root, url)
+            report(label, counts, measure(root, url, args.rounds))
+            if args.callgrind:
+                report_instructions(root, url)
+    finally:
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -344,6 +344,20 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
             recorder.stop()
             ((attr, _site, _group), owners), = log.lazy.items()
             assert attr == "Author.books" and len(owners) == 3
+
+        # Objects created (not loaded) after the loaded ones died often reuse their memory: they are
+        # not members of the dead objects' result.
+        log = recorder.start()
+        with Session(engine) as session:
+            assert len(session.scalars(select(Author)).all()) == 3
+        with Session(engine) as session:
+            created = [Author(id=10 + n) for n in range(30)]
+            session.add_all(created)
+            session.commit()
+            for author in created:
+                author.books
+        recorder.stop()
+        assert not log.lazy
     finally:
         recorder.uninstall()
         engine.dispose()

@@ -1,6 +1,9 @@
-"""SQLAlchemy event listeners that record one test's queries and lazy loads (public events only).
+"""SQLAlchemy event listeners that record one test's queries and lazy loads (documented events only).
 
-Imported only when the plugin is enabled: this is the one module that imports SQLAlchemy.
+Session `do_orm_execute` (lazy loads), the per-object `load` instance event (which query result an
+object came from) and the dialect's `do_execute` / `do_executemany` / `do_execute_no_params` events
+(every statement; observed, never replaced). Imported only when the plugin is enabled: this is the
+one module that imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from itertools import islice
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
@@ -21,8 +25,19 @@ PLAIN, RELATIONSHIP, ALLOWED = "", "relationship", "allowed"
 # Execution option the recorder puts on a lazy load's statement (user-defined execution options are
 # carried unchanged to the statement's execution context, where `_on_execute` reads it).
 ORIGIN_OPTION = "dbagents_origin"
-GROUP_KEY = "dbagents.nplusone.group"  # key in InstanceState.info: the result that loaded the instance
-_RUNID_BITS = 48  # load run ids (one per query result in the process) stay far below 2**48
+# Objects loaded during a test: one int per object (see `loaded_key`) -> the load run id of the query
+# result that loaded it. Bounded, for a test that streams millions of rows.
+LOADED_LIMIT = 1_000_000
+_HASH_BITS = (1 << 64) - 1
+
+
+def loaded_key(state) -> int:
+    """One int naming a loaded object: its InstanceState's address and its identity key.
+
+    Ints only, so the per-test map is never scanned by the garbage collector and keeps nothing alive.
+    A state created later at a recycled address only matches if it holds the same database row.
+    """
+    return (id(state) << 64) | (hash(state.identity_key) & _HASH_BITS)
 
 
 @dataclass
@@ -33,9 +48,9 @@ class TestLog:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     first_site: dict[str, Site | None] = field(default_factory=dict)
     repeat_site: dict[str, Site | None] = field(default_factory=dict)
-    # (Model.attr, site, group) -> ids of the instances lazy-loaded there. The group is the one query
-    # result that loaded the instance, kept as a tag in the public `InstanceState.info` dict, so nothing
-    # here keeps loaded objects alive. Two or more owners in one group prove a multi-row result.
+    # (Model.attr, site, group) -> ids of the instances lazy-loaded there. The group is the load run id
+    # of the one query result that loaded the instance during this test; two or more owners in one group
+    # prove a multi-row result.
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
     async_lazy: list[tuple[str, Site | None]] = field(default_factory=list)
 
@@ -49,11 +64,8 @@ class Recorder:
         self.frames = FrameFilter()
         self.log: TestLog | None = None
         self._installed: list[tuple] = []
-        # A group tag is one int: the test's number in the high bits, SQLAlchemy's load run id in the
-        # low bits. A tag left on an instance by an earlier test never matches a group of this one,
-        # and an int keeps the `info` dict out of the garbage collector's way (no tuple per object).
-        self._test = 0
-        self._tag_base = 0
+        self._loaded: dict[int, int] = {}  # loaded_key(state) -> load run id, this test only
+        self._listening_to_loads = False
         self._attr_names: dict[object, str] = {}  # loader path -> "Model.attr"
         self._allowed_attrs: dict[str, bool] = {}  # "Model.attr" -> matches an allowlist pattern
 
@@ -71,16 +83,13 @@ class Recorder:
             (Engine, "do_execute_no_params", self._on_execute_no_params, {}),
         ]
         if self.orm:
-            listeners += [
-                (Session, "do_orm_execute", self._on_orm_execute, {}),
-                # raw=True: SQLAlchemy hands over the InstanceState, no per-object wrapper call
-                (Mapper, "load", self._on_load, {"raw": True}),
-            ]
+            listeners.append((Session, "do_orm_execute", self._on_orm_execute, {}))
         for target, name, fn, options in listeners:
             event.listen(target, name, fn, **options)
             self._installed.append((target, name, fn))
 
     def uninstall(self) -> None:
+        self._stop_load_listener()
         while self._installed:
             target, name, fn = self._installed.pop()
             if event.contains(target, name, fn):
@@ -88,13 +97,25 @@ class Recorder:
 
     def start(self) -> TestLog:
         self.log = TestLog()
-        self._test += 1
-        self._tag_base = self._test << _RUNID_BITS
+        self._loaded = {}
+        if self.orm and not self._listening_to_loads:
+            # The per-object `load` event is the hottest one: it listens only while a test body runs
+            # (adding and removing it costs ~10 us; fixtures and other tests pay nothing).
+            # raw=True: SQLAlchemy hands over the InstanceState, no per-object wrapper call.
+            event.listen(Mapper, "load", self._on_load, raw=True)
+            self._listening_to_loads = True
         return self.log
 
     def stop(self) -> TestLog | None:
+        self._stop_load_listener()
         log, self.log = self.log, None
+        self._loaded = {}
         return log
+
+    def _stop_load_listener(self) -> None:
+        if self._listening_to_loads:
+            event.remove(Mapper, "load", self._on_load)
+            self._listening_to_loads = False
 
     def is_allowed(self, attr: str) -> bool:
         """Inside `allow_nplusone()`, or `attr` matches an ini allowlist pattern."""
@@ -107,9 +128,12 @@ class Recorder:
 
     # -- listeners -------------------------------------------------------------------------------
     def _on_load(self, state, context) -> None:
-        # Runs once per loaded instance: keep it to one dict store.
-        if self.log is not None:
-            state.info[GROUP_KEY] = self._tag_base | context.runid
+        # Runs once per loaded object: one dict store (loaded_key inlined).
+        loaded = self._loaded
+        loaded[(id(state) << 64) | (hash(state.identity_key) & _HASH_BITS)] = context.runid
+        if len(loaded) > LOADED_LIMIT:
+            for key in list(islice(loaded, len(loaded) // 2)):  # forget the older half
+                del loaded[key]
 
     def _on_execute(self, cursor, statement, parameters, context) -> None:
         log = self.log
@@ -145,8 +169,8 @@ class Recorder:
         attr = self._attr_name(orm_state.loader_strategy_path, owner)
         site = self.frames.user_site()
         allowed = self.is_allowed(attr)
-        group = owner.info.get(GROUP_KEY)
-        if group is not None and group >> _RUNID_BITS == self._test and not allowed:
+        group = self._loaded.get(loaded_key(owner))
+        if group is not None and not allowed:
             log.lazy[(attr, site, group)].add(id(owner))
         # The lazy load's own statement carries its origin to `_on_execute` (DBA402 skips it).
         orm_state.update_execution_options(**{ORIGIN_OPTION: ALLOWED if allowed else RELATIONSHIP})
