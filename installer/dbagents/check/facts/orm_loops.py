@@ -34,7 +34,6 @@ PASSTHROUGH = {
     "union", "with_parent", "where_criteria", "set_label_style", "yield_per",
 }
 ROW_TERMINALS = {"all", "unique", "fetchall", "yield_per"}
-BLOCK_FIELDS = {"body", "orelse", "finalbody", "handlers", "cases"}
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 SCOPE_STMTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # below a statement, what is not its own expression: nested statements (visited on their own) and lambdas
