@@ -83,6 +83,9 @@ async def handler():
         Example("async def f(sessionmaker, orgs):\n    await asyncio.gather(*(sync(o, sessionmaker=sessionmaker) for o in orgs))\n",
                 note="each task opens its own session from the factory"),
         Example("import requests\n\nasync def f():\n    s = requests.Session()\n", note="not SQLAlchemy's Session"),
+        Example("from sqlalchemy import create_engine\n\n\nasync def f(reports=create_engine(REPORTS_URL)):\n"
+                "    return await to_thread(export, reports)\n",
+                note="a default is evaluated when the module loads, not inside the coroutine"),
         Example("async def f(factory):\n    async with factory() as s1, factory() as s2:\n"
                 "        await asyncio.gather(load(s1), load(s2))\n"),
     ]
@@ -161,7 +164,8 @@ async def handler():
         inside_reported: set[int] = set()
         # the calls of this function itself: nested defs, lambdas and classes (run_sync/run_in_executor
         # callbacks) are judged on their own
-        for node in of_type(fn, ast.Call, skip=SCOPES):
+        calls = [call for top in fn.body if not isinstance(top, SCOPES) for call in of_type(top, ast.Call, skip=SCOPES)]
+        for node in calls:  # the body only: decorators and defaults run outside the coroutine
             if id(node) in inside_reported:
                 continue
             name = func_name(node)
