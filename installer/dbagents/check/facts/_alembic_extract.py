@@ -16,6 +16,7 @@ from dbagents.check.facts._alembic_model import (
     literal_name,
 )
 from dbagents.check.facts._alembic_sql import HOLE, actions
+from dbagents.check.names import dotted
 from dbagents.check.walk import walk
 
 # Positional parameter names of alembic.op.* and of batch_op.* (the batch form has no table argument).
@@ -59,22 +60,6 @@ NOT_OPS = {"get_bind", "get_context", "f", "batch_alter_table", "inline_literal"
            "register_operation", "invoke", "run_async"}
 SQL_WRAPPERS = {"text", "DDL", "literal_column"}
 TIMEOUT_WORDS = ("lock_timeout", "statement_timeout")
-
-
-def dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    if isinstance(node, ast.Call):  # op.get_bind().execute -> "op.get_bind().execute"
-        inner = dotted(node.func)
-        if inner:
-            parts.append(inner + "()")
-            return ".".join(reversed(parts))
-    return None
 
 
 def to_value(node: ast.AST, strings: dict[str, str] | None = None) -> Any:

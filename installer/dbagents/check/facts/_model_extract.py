@@ -7,9 +7,11 @@ source text (``sa.DateTime``, ``User.id``) and ``_model_build`` resolves them wi
 from __future__ import annotations
 
 import ast
-from dbagents.check.walk import of_type, walk
 from dataclasses import dataclass, field
 from typing import Any
+
+from dbagents.check.names import dotted as _dotted
+from dbagents.check.walk import of_type, walk
 
 COLUMN_FUNCS = {"mapped_column", "Column", "Field", "column"}
 WRAPPERS = {"deferred", "column_property", "orm.deferred"}
@@ -43,15 +45,8 @@ UNKNOWN = _Unknown()
 
 
 def dotted(node: ast.AST | None) -> str | None:
-    """`a.b.c` for Name/Attribute chains, else None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
+    """`a.b.c` for Name/Attribute chains (no calls), else None."""
+    return _dotted(node, calls=False)
 
 
 def last(name: str | None) -> str:

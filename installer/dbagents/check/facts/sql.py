@@ -17,6 +17,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from dbagents.check.names import dotted as _dotted
 from dbagents.check.source import SourceFile
 from dbagents.check.walk import of_type, span
 
@@ -88,23 +89,7 @@ class SqlFacts:
 
 def dotted(node: ast.AST) -> str:
     """`a.b.c` for Name/Attribute chains, `a.b()` parts shown as `a.b()`; "" when not representable."""
-    parts = []
-    while True:
-        if isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        elif isinstance(node, ast.Name):
-            parts.append(node.id)
-            break
-        elif isinstance(node, ast.Call):
-            inner = dotted(node.func)
-            if not inner:
-                return ""
-            parts.append(inner + "()")
-            break
-        else:
-            return ""
-    return ".".join(reversed(parts))
+    return _dotted(node) or ""
 
 
 def func_name(call: ast.Call) -> str:
