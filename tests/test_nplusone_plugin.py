@@ -361,3 +361,67 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
     finally:
         recorder.uninstall()
         engine.dispose()
+
+
+def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result():
+    """Each recorded ORM query result carries its own mark, yet SQLAlchemy reuses one compiled form
+    (the mark's number is not in the cache key); lazy loads are grouped by the result that loaded the
+    owner, also through a lazy collection load, and a result loaded alone is a group of one."""
+    from sqlalchemy import ForeignKey, Integer, create_engine, event, insert, select
+    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
+
+    from dbagents.pytest_plugin.recorder import Recorder
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Shelf(Base):
+        __tablename__ = "shelves"
+        id = mapped_column(Integer, primary_key=True)
+        books = relationship("Book")
+
+    class Book(Base):
+        __tablename__ = "books"
+        id = mapped_column(Integer, primary_key=True)
+        shelf_id = mapped_column(ForeignKey("shelves.id"))
+        pages = relationship("Page")
+
+    class Page(Base):
+        __tablename__ = "pages"
+        id = mapped_column(Integer, primary_key=True)
+        book_id = mapped_column(ForeignKey("books.id"))
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(Shelf), [{"id": 1}, {"id": 2}])
+        conn.execute(insert(Book), [{"id": 10, "shelf_id": 1}, {"id": 20, "shelf_id": 2}])
+    compiled = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        compiled.setdefault(statement, set()).add(id(context.compiled))
+
+    recorder = Recorder(orm=True)
+    recorder.install()
+    try:
+        log = recorder.start()
+        for _ in range(3):
+            with Session(engine) as session:
+                for shelf in session.scalars(select(Shelf)).all():
+                    for book in shelf.books:
+                        book.pages
+            with Session(engine) as session:
+                session.get(Shelf, 1).books  # fetched alone: one owner in its group
+        recorder.stop()
+    finally:
+        recorder.uninstall()
+        engine.dispose()
+    assert all(len(ids) == 1 for ids in compiled.values()), compiled
+    by_attr = {}
+    for (attr, _site, _group), owners in log.lazy.items():
+        by_attr.setdefault(attr, []).append(len(owners))
+    # Shelf.books: 3 results x 2 shelves, and 3 gets x 1 shelf; Book.pages: one book per shelf, two
+    # shelves per result -> 2 owners per result although each came from its own collection load.
+    assert sorted(by_attr["Shelf.books"]) == [1, 1, 1, 2, 2, 2]
+    assert sorted(by_attr["Book.pages"]) == [2, 2, 2]

@@ -33,6 +33,19 @@ from dbagents.pytest_plugin import allow_nplusone
 from scn_models import Comment, Post, User
 
 
+@pytest.fixture
+def warmed(session):
+    """Runs (so compiles and caches) the first test's own query before the test body."""
+    session.scalars(select(User).where(User.name != "")).all()
+    session.expunge_all()
+    return session
+
+
+def test_query_first_compiled_in_a_fixture(warmed):
+    for user in warmed.scalars(select(User).where(User.name != "")):
+        user.posts  # EXPECT DBA401 User.posts
+
+
 def test_select_n1(session):
     for user in session.scalars(select(User)):
         user.posts  # EXPECT DBA401 User.posts
@@ -47,6 +60,12 @@ def test_nested_collection_n1(session):
     user = session.scalars(select(User).where(User.id == 1).options(selectinload(User.posts))).one()
     for post in user.posts:
         post.comments  # EXPECT DBA401 Post.comments
+
+
+def test_lazy_chain_n1(session):
+    for user in session.scalars(select(User).order_by(User.id)):
+        for post in user.posts:  # EXPECT DBA401 User.posts
+            post.comments  # EXPECT DBA401 Post.comments
 
 
 def test_selectinload_is_clean(session):
@@ -166,6 +185,11 @@ def scenario_run(request, sa_version, tmp_path_factory):
     return done, report, root, python
 
 
+def _line(text: str) -> int:
+    """Line number (1-based) in SCENARIOS of the first line that starts with `text`."""
+    return next(n for n, line in enumerate(SCENARIOS.splitlines(), 1) if line.startswith(text))
+
+
 def test_sqlalchemy_version_is_the_one_asked_for(scenario_run, sa_version):
     done, _report, root, python = scenario_run
     import subprocess
@@ -195,11 +219,13 @@ def test_only_the_budget_test_fails_in_warn_mode(scenario_run):
 
 def test_counts_and_budget_listing(scenario_run):
     done, report, _root, _python = scenario_run
-    by_object = {f.get("object"): f for f in report["findings"] if f["rule"] == "DBA401"}
-    assert "User.posts lazy-loaded for 3 instances of one query result" in by_object["User.posts"]["message"]
-    assert "Post.comments lazy-loaded for 2 instances" in by_object["Post.comments"]["message"]
+    messages = {(f["object"], f["line"]): f["message"] for f in report["findings"] if f["rule"] == "DBA401"}
+    assert "for 3 instances of one query result" in messages[("User.posts", _line("    for user in session.scalars(select(User)):") + 1)]
+    assert "for 2 instances" in messages[("Post.comments", _line("        post.comments  # EXPECT"))]
+    # Posts reached through lazy loads of one result's users are members of that result: 3 users x 2.
+    assert "for 6 instances" in messages[("Post.comments", _line("            post.comments  # EXPECT"))]
     # many-to-one: six posts of three users -> three loads (the identity map answers the rest)
-    assert "Post.user lazy-loaded for 3 instances" in by_object["Post.user"]["message"]
+    assert "Post.user lazy-loaded for 3 instances" in messages[("Post.user", _line("        post.user  # EXPECT"))]
     budget = next(f for f in report["findings"] if f["rule"] == "DBA403")
     assert budget["severity"] == "error" and "2 SQL statements, budget is 1" in budget["message"]
     # the failure lists the statements, normalized

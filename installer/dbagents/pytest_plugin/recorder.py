@@ -1,9 +1,16 @@
 """SQLAlchemy event listeners that record one test's queries and lazy loads (documented events only).
 
-Session `do_orm_execute` (lazy loads), the per-object `load` instance event (which query result an
-object came from) and the dialect's `do_execute` / `do_executemany` / `do_execute_no_params` events
-(every statement; observed, never replaced). Imported only when the plugin is enabled: this is the
-one module that imports SQLAlchemy.
+Session `do_orm_execute` (lazy loads, and the query result each loaded object came from) and the
+dialect's `do_execute` / `do_executemany` / `do_execute_no_params` events (every statement; observed,
+never replaced). Imported only when the plugin is enabled: this is the one module that imports
+SQLAlchemy.
+
+Which result loaded an object is known without any per-object work: during a test, every top-level
+ORM SELECT gets a `ResultMark` option (a `UserDefinedOption` with `propagate_to_loaders`). SQLAlchemy
+itself stores a result's propagating options on each object it loads (and on objects loaded through
+it, eagerly or lazily) and puts them on that object's lazy loads, where
+`ORMExecuteState.user_defined_options` shows them. The mark's number is not part of the statement's
+cache key: all marked executions of a statement share one compiled form.
 """
 
 from __future__ import annotations
@@ -11,11 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from itertools import islice
+from itertools import count
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Session, UserDefinedOption
 
 from dbagents.pytest_plugin import allow
 from dbagents.pytest_plugin.frames import FrameFilter, Site
@@ -25,19 +32,24 @@ PLAIN, RELATIONSHIP, ALLOWED = "", "relationship", "allowed"
 # Execution option the recorder puts on a lazy load's statement (user-defined execution options are
 # carried unchanged to the statement's execution context, where `_on_execute` reads it).
 ORIGIN_OPTION = "dbagents_origin"
-# Objects loaded during a test: one int per object (see `loaded_key`) -> the load run id of the query
-# result that loaded it. Bounded, for a test that streams millions of rows.
-LOADED_LIMIT = 1_000_000
-_HASH_BITS = (1 << 64) - 1
 
 
-def loaded_key(state) -> int:
-    """One int naming a loaded object: its InstanceState's address and its identity key.
+class ResultMark(UserDefinedOption):
+    """Names one top-level ORM query result (payload: a number, increasing over the pytest session).
 
-    Ints only, so the per-test map is never scanned by the garbage collector and keeps nothing alive.
-    A state created later at a recycled address only matches if it holds the same database row.
+    Carried by SQLAlchemy to every object the result loads and to those objects' lazy loads.
     """
-    return (id(state) << 64) | (hash(state.identity_key) & _HASH_BITS)
+
+    __slots__ = ()
+    propagate_to_loaders = True
+
+
+def result_of(orm_state) -> int | None:
+    """The number of the result that loaded a lazy load's owner: the last mark on its statement."""
+    for option in reversed(orm_state.user_defined_options):
+        if type(option) is ResultMark:
+            return option.payload
+    return None
 
 
 @dataclass
@@ -48,15 +60,16 @@ class TestLog:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     first_site: dict[str, Site | None] = field(default_factory=dict)
     repeat_site: dict[str, Site | None] = field(default_factory=dict)
-    # (Model.attr, site, group) -> ids of the instances lazy-loaded there. The group is the load run id
-    # of the one query result that loaded the instance during this test; two or more owners in one group
-    # prove a multi-row result.
+    # (Model.attr, site, group) -> identity keys of the instances lazy-loaded there. The group is the
+    # number of the top-level query result that loaded the instance during this test (directly, or
+    # through its eager or lazy loads); two or more owners in one group prove a multi-row result.
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
     async_lazy: list[tuple[str, Site | None]] = field(default_factory=list)
 
 
 class Recorder:
-    """Installs class-level listeners on Session, Engine and Mapper; records while `log` is set."""
+    """Installs class-level listeners on Session and Engine; records (and marks results) while `log`
+    is set."""
 
     def __init__(self, *, orm: bool, allow_patterns: tuple[str, ...] = ()) -> None:
         self.orm = orm  # False: only count statements (query budgets)
@@ -64,8 +77,8 @@ class Recorder:
         self.frames = FrameFilter()
         self.log: TestLog | None = None
         self._installed: list[tuple] = []
-        self._loaded: dict[int, int] = {}  # loaded_key(state) -> load run id, this test only
-        self._listening_to_loads = False
+        self._results = count(1)  # numbers the top-level ORM query results (ResultMark payloads)
+        self._first_result = 0  # results numbered up to this were loaded before the current test
         self._attr_names: dict[object, str] = {}  # loader path -> "Model.attr"
         self._allowed_attrs: dict[str, bool] = {}  # "Model.attr" -> matches an allowlist pattern
 
@@ -89,7 +102,6 @@ class Recorder:
             self._installed.append((target, name, fn))
 
     def uninstall(self) -> None:
-        self._stop_load_listener()
         while self._installed:
             target, name, fn = self._installed.pop()
             if event.contains(target, name, fn):
@@ -97,25 +109,12 @@ class Recorder:
 
     def start(self) -> TestLog:
         self.log = TestLog()
-        self._loaded = {}
-        if self.orm and not self._listening_to_loads:
-            # The per-object `load` event is the hottest one: it listens only while a test body runs
-            # (adding and removing it costs ~10 us; fixtures and other tests pay nothing).
-            # raw=True: SQLAlchemy hands over the InstanceState, no per-object wrapper call.
-            event.listen(Mapper, "load", self._on_load, raw=True)
-            self._listening_to_loads = True
+        self._first_result = next(self._results)  # results of this test are numbered above it
         return self.log
 
     def stop(self) -> TestLog | None:
-        self._stop_load_listener()
         log, self.log = self.log, None
-        self._loaded = {}
         return log
-
-    def _stop_load_listener(self) -> None:
-        if self._listening_to_loads:
-            event.remove(Mapper, "load", self._on_load)
-            self._listening_to_loads = False
 
     def is_allowed(self, attr: str) -> bool:
         """Inside `allow_nplusone()`, or `attr` matches an ini allowlist pattern."""
@@ -127,14 +126,6 @@ class Recorder:
         return known
 
     # -- listeners -------------------------------------------------------------------------------
-    def _on_load(self, state, context) -> None:
-        # Runs once per loaded object: one dict store (loaded_key inlined).
-        loaded = self._loaded
-        loaded[(id(state) << 64) | (hash(state.identity_key) & _HASH_BITS)] = context.runid
-        if len(loaded) > LOADED_LIMIT:
-            for key in list(islice(loaded, len(loaded) // 2)):  # forget the older half
-                del loaded[key]
-
     def _on_execute(self, cursor, statement, parameters, context) -> None:
         log = self.log
         if log is not None:
@@ -163,15 +154,22 @@ class Recorder:
         log = self.log
         if log is None or not orm_state.is_select:
             return None
+        group = result_of(orm_state)
+        if group is None:
+            # Nothing marked during this test loaded this statement's subject: a top-level query,
+            # or a lazy load of an object loaded elsewhere. Its result gets a fresh mark. Loads on
+            # behalf of marked objects (lazy, selectin, subquery, refresh) carry their mark already,
+            # so every marked statement has exactly one mark (SQLAlchemy caches a statement with
+            # marks apart from the same statement without).
+            orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
         owner = orm_state.lazy_loaded_from
         if owner is None:
             return None
         attr = self._attr_name(orm_state.loader_strategy_path, owner)
         site = self.frames.user_site()
         allowed = self.is_allowed(attr)
-        group = self._loaded.get(loaded_key(owner))
-        if group is not None and not allowed:
-            log.lazy[(attr, site, group)].add(id(owner))
+        if group is not None and group > self._first_result and not allowed:
+            log.lazy[(attr, site, group)].add(owner.identity_key)
         # The lazy load's own statement carries its origin to `_on_execute` (DBA402 skips it).
         orm_state.update_execution_options(**{ORIGIN_OPTION: ALLOWED if allowed else RELATIONSHIP})
         if owner.async_session is None:
