@@ -152,8 +152,8 @@ class Recorder:
 
     def _on_orm_execute(self, orm_state):
         log = self.log
-        if log is None or not orm_state.is_select:
-            return None
+        if log is None or not orm_state.is_select or not orm_state.is_orm_statement:
+            return None  # outside a test, or a Core statement: it loads no objects
         group = result_of(orm_state)
         if group is None:
             # Nothing marked during this test loaded this statement's subject: a top-level query,

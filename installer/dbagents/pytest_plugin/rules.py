@@ -8,7 +8,9 @@ _DBA401_HELP = """\
 ## What it does
 While your tests run, watches SQLAlchemy lazy loads. It reports a relationship (`Model.attr`) that was
 lazy-loaded for two or more objects that came from **one** multi-row query result, at the same line of
-your code. Objects fetched alone (`session.get()`, `.one()`, `scalar_one()`) are not counted.
+your code. Objects reached from that result through lazy or eager loads belong to it too (the posts of
+all users of one query). Objects fetched alone (`session.get()`, `.one()`, `scalar_one()`) are not
+counted.
 
 ## Why is this bad?
 Each lazy load is one more round trip: a loop over 100 rows that touches `user.posts` runs 101 queries
