@@ -68,6 +68,16 @@ def test_lazy_chain_n1(session):
             post.comments  # EXPECT DBA401 Post.comments
 
 
+@pytest.fixture
+def fixture_user(session):
+    return session.get(User, 1)
+
+
+def test_children_of_a_fixture_object(fixture_user):
+    for post in fixture_user.posts:  # loaded before the test: its own lazy load is not an N+1
+        post.comments  # EXPECT DBA401 Post.comments
+
+
 def test_selectinload_is_clean(session):
     for user in session.scalars(select(User).options(selectinload(User.posts))):
         user.posts
