@@ -51,6 +51,11 @@ def test_select_n1(session):
         user.posts  # EXPECT DBA401 User.posts
 
 
+def test_from_statement_n1(session):
+    for user in session.scalars(select(User).from_statement(text("SELECT * FROM users ORDER BY id"))):
+        user.posts  # EXPECT DBA401 User.posts
+
+
 def test_legacy_query_many_to_one(session):
     for post in session.query(Post).all():
         post.user  # EXPECT DBA401 Post.user

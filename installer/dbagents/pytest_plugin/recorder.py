@@ -152,8 +152,14 @@ class Recorder:
 
     def _on_orm_execute(self, orm_state):
         log = self.log
-        if log is None or not orm_state.is_select or not orm_state.is_orm_statement:
+        if log is None or not orm_state.is_orm_statement:
             return None  # outside a test, or a Core statement: it loads no objects
+        if not orm_state.is_select:
+            # `select(Model).from_statement(text(...))` loads objects too (never lazily).
+            # (`is_from_statement` is SQLAlchemy 2.0.30+.)
+            if getattr(orm_state, "is_from_statement", False):
+                orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
+            return None
         group = result_of(orm_state)
         if group is None:
             # Nothing marked during this test loaded this statement's subject: a top-level query,
