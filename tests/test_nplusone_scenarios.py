@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 SCENARIOS = '''
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import joinedload, raiseload, selectinload
 
@@ -53,6 +53,12 @@ def test_select_n1(session):
 
 def test_from_statement_n1(session):
     for user in session.scalars(select(User).from_statement(text("SELECT * FROM users ORDER BY id"))):
+        user.posts  # EXPECT DBA401 User.posts
+
+
+def test_insert_returning_n1(session):
+    rows = [{"id": 90 + n, "name": f"new{n}"} for n in range(3)]
+    for user in session.scalars(insert(User).returning(User), rows).all():
         user.posts  # EXPECT DBA401 User.posts
 
 

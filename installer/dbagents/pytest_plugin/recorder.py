@@ -6,7 +6,7 @@ never replaced). Imported only when the plugin is enabled: this is the one modul
 SQLAlchemy.
 
 Which result loaded an object is known without any per-object work: during a test, every top-level
-ORM SELECT gets a `ResultMark` option (a `UserDefinedOption` with `propagate_to_loaders`). SQLAlchemy
+ORM query (SELECT, `from_statement`, DML that may return objects) gets a `ResultMark` option (a `UserDefinedOption` with `propagate_to_loaders`). SQLAlchemy
 itself stores a result's propagating options on each object it loads (and on objects loaded through
 it, eagerly or lazily) and puts them on that object's lazy loads, where
 `ORMExecuteState.user_defined_options` shows them. The mark's number is not part of the statement's
@@ -155,10 +155,9 @@ class Recorder:
         if log is None or not orm_state.is_orm_statement:
             return None  # outside a test, or a Core statement: it loads no objects
         if not orm_state.is_select:
-            # `select(Model).from_statement(text(...))` loads objects too (never lazily).
-            # (`is_from_statement` is SQLAlchemy 2.0.30+.)
-            if getattr(orm_state, "is_from_statement", False):
-                orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
+            # `select(Model).from_statement(text(...))` and ORM DML with `returning(Model)` load
+            # objects too (never lazily).
+            orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
             return None
         group = result_of(orm_state)
         if group is None:
