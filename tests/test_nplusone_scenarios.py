@@ -26,7 +26,7 @@ SCENARIOS = '''
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import InvalidRequestError
-from sqlalchemy.orm import joinedload, raiseload, selectinload
+from sqlalchemy.orm import immediateload, joinedload, raiseload, selectinload
 
 from conftest import run_async
 from dbagents.pytest_plugin import allow_nplusone
@@ -97,6 +97,10 @@ def test_selectinload_is_clean(session):
 def test_joinedload_is_clean(session):
     for post in session.scalars(select(Post).options(joinedload(Post.user))):
         post.user
+
+
+def test_immediateload_is_an_n1(session):
+    session.scalars(select(User).options(immediateload(User.posts))).all()  # EXPECT DBA401 User.posts
 
 
 def test_raiseload_is_clean(session):
