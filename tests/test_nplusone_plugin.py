@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -289,6 +290,20 @@ def test_user_frame_skips_library_frames():
     assert filename == __file__ and line > 0
 
 
+@contextmanager
+def installed_recorder(engine):
+    """A Recorder (ORM on) listening for the duration of the block; the engine is disposed after."""
+    from dbagents.pytest_plugin.recorder import Recorder
+
+    recorder = Recorder(orm=True)
+    recorder.install()
+    try:
+        yield recorder
+    finally:
+        recorder.uninstall()
+        engine.dispose()
+
+
 def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results():
     """execute / executemany / no-parameter statements are all counted (dialect execute events); a lazy
     load carries its origin to the statement; objects loaded while an earlier test was recorded are
@@ -296,7 +311,7 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
     from sqlalchemy import ForeignKey, Integer, create_engine, insert, select, text
     from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
 
-    from dbagents.pytest_plugin.recorder import PLAIN, RELATIONSHIP, Recorder
+    from dbagents.pytest_plugin.recorder import PLAIN, RELATIONSHIP
 
     class Base(DeclarativeBase):
         pass
@@ -313,9 +328,7 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
 
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
-    recorder = Recorder(orm=True)
-    recorder.install()
-    try:
+    with installed_recorder(engine) as recorder:
         log = recorder.start()
         with engine.begin() as conn:
             conn.execute(insert(Author), [{"id": 1}, {"id": 2}, {"id": 3}])
@@ -358,9 +371,6 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
                 author.books
         recorder.stop()
         assert not log.lazy
-    finally:
-        recorder.uninstall()
-        engine.dispose()
 
 
 def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result():
@@ -370,7 +380,6 @@ def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result
     from sqlalchemy import ForeignKey, Integer, create_engine, event, insert, select
     from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
 
-    from dbagents.pytest_plugin.recorder import Recorder
 
     class Base(DeclarativeBase):
         pass
@@ -402,9 +411,7 @@ def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result
     def remember(conn, cursor, statement, parameters, context, executemany):
         compiled.setdefault(statement, set()).add(id(context.compiled))
 
-    recorder = Recorder(orm=True)
-    recorder.install()
-    try:
+    with installed_recorder(engine) as recorder:
         log = recorder.start()
         for _ in range(3):
             with Session(engine) as session:
@@ -414,9 +421,6 @@ def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result
             with Session(engine) as session:
                 session.get(Shelf, 1).books  # fetched alone: one owner in its group
         recorder.stop()
-    finally:
-        recorder.uninstall()
-        engine.dispose()
     assert all(len(ids) == 1 for ids in compiled.values()), compiled
     by_attr = {}
     for (attr, _site, _group), owners in log.lazy.items():

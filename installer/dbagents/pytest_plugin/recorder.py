@@ -157,7 +157,7 @@ class Recorder:
         if not orm_state.is_select:
             # `select(Model).from_statement(text(...))` and ORM DML with `returning(Model)` load
             # objects too (never lazily).
-            orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
+            self._mark(orm_state)
             return None
         group = result_of(orm_state)
         if group is None:
@@ -166,7 +166,7 @@ class Recorder:
             # behalf of marked objects (lazy, selectin, subquery, refresh) carry their mark already,
             # so every marked statement has exactly one mark (SQLAlchemy caches a statement with
             # marks apart from the same statement without).
-            orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
+            self._mark(orm_state)
         owner = orm_state.lazy_loaded_from
         if owner is None:
             return None
@@ -186,6 +186,10 @@ class Recorder:
             if _is_missing_greenlet(error):
                 log.async_lazy.append((attr, site))
             raise
+
+    def _mark(self, orm_state) -> None:
+        """Give the statement's result a fresh number (a ResultMark option)."""
+        orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
 
     def _attr_name(self, path, owner) -> str:
         """`Model.attr` of the relationship being lazy-loaded (cached per loader path)."""
