@@ -1,6 +1,7 @@
 """Overhead of the N+1 pytest plugin: one query-heavy suite, run with the plugin off and on.
 
     python bench/bench_nplusone.py [--db sqlite|postgresql|both] [--tests 60] [--queries 150] [--rounds 20]
+                                   [--callgrind] [--floor]
 
 Each generated test runs ORM queries (selects with eager loading, session.get, lazy loads on single
 objects, Core statements) on in-memory SQLite, or on a real PostgreSQL started with pgserver. Every
@@ -14,6 +15,12 @@ Goal: <= 5 % wall time.
 A separate, untimed census run counts what one test does (statements, loaded objects, lazy loads).
 With --callgrind, one more run per mode under valgrind counts CPU instructions: slow, but nearly the
 same number every time on a machine whose wall times jitter by several per cent.
+
+With --floor, two reference runs join the rounds (plugin off in both): one with a do_orm_execute
+listener that does nothing (what SQLAlchemy itself charges for any such listener), one that also
+gives each top-level ORM query a ResultMark and records nothing (the least a detector that tells
+query results apart pays with SQLAlchemy's public API). They show how much of the overhead is the
+plugin's own recording.
 """
 
 from __future__ import annotations
@@ -145,9 +152,47 @@ def pytest_unconfigure(config):
 '''
 
 
+# Loaded with -p in the --floor reference runs (plugin off).
+FLOOR_LISTENER = '''
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+event.listen(Session, "do_orm_execute", lambda state: None)
+'''
+
+FLOOR_MARKS = '''
+from itertools import count
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from dbagents.pytest_plugin.recorder import ResultMark, result_of
+
+NUMBERS = count()
+
+
+def mark(state):
+    if state.is_orm_statement and state.is_select and result_of(state) is None:
+        state.statement = state.statement.options(ResultMark(next(NUMBERS)))
+
+
+event.listen(Session, "do_orm_execute", mark)
+'''
+
+# Timed configurations: pytest arguments, and the label printed.
+RUNS = {
+    "off": (("--dbagents-nplusone=off",), "plugin off"),
+    "warn": (("--dbagents-nplusone=warn",), "plugin (warn)"),
+    "listener": (("--dbagents-nplusone=off", "-p", "bench_floor_listener"), "floor: no-op do_orm_execute listener"),
+    "marks": (("--dbagents-nplusone=off", "-p", "bench_floor_marks"), "floor: listener + one mark per top-level query"),
+}
+
+
 def build(root: Path, tests: int, queries: int) -> None:
     (root / "conftest.py").write_text(CONFTEST)
     (root / "bench_census.py").write_text(CENSUS)
+    (root / "bench_floor_listener.py").write_text(FLOOR_LISTENER)
+    (root / "bench_floor_marks.py").write_text(FLOOR_MARKS)
     (root / "pytest.ini").write_text("[pytest]\ndbagents_repeat_threshold = 1000000\n")
     loops = max(1, queries // 5)  # ~5 statements per loop
     for n in range(tests):
@@ -168,15 +213,18 @@ def _env(root: Path, url: str, census_file: Path | None) -> dict[str, str]:
     return env
 
 
+def _pytest(mode: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
+            *RUNS[mode][0]]
+
+
 def run_once(root: Path, url: str, mode: str, census_file: Path | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one whole pytest run of the generated suite."""
-    extra = ("-p", "bench_census") if census_file is not None else ()
+    extra = ["-p", "bench_census"] if census_file is not None else []
     cpu = _child_cpu()
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "-p", "no:xdist", f"--dbagents-nplusone={mode}", *extra],
-        cwd=root, env=_env(root, url, census_file), capture_output=True, text=True,
+        _pytest(mode) + extra, cwd=root, env=_env(root, url, census_file), capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - start
     cpu = _child_cpu() - cpu
@@ -191,40 +239,41 @@ def census(root: Path, url: str) -> dict[str, int]:
     return json.loads(out.read_text())
 
 
-def measure(root: Path, url: str, rounds: int) -> dict[str, list[tuple[float, float]]]:
-    run_once(root, url, "off")  # warm the file system cache and write the byte code
-    run_once(root, url, "warn")
-    runs: dict[str, list[tuple[float, float]]] = {"off": [], "warn": []}
+def measure(root: Path, url: str, rounds: int, modes: tuple[str, ...]) -> dict[str, list[tuple[float, float]]]:
+    for mode in modes:  # warm the file system cache and write the byte code
+        run_once(root, url, mode)
+    runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
     for number in range(rounds):
-        order = ("off", "warn") if number % 2 == 0 else ("warn", "off")
-        for mode in order:
+        shift = number % len(modes)  # which mode goes first rotates every round
+        for mode in modes[shift:] + modes[:shift]:
             runs[mode].append(run_once(root, url, mode))
     return runs
 
 
 def _callgrind(root: Path, url: str, mode: str) -> subprocess.Popen:
     return subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", "pytest", "-q",
-         "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", f"--dbagents-nplusone={mode}"],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *_pytest(mode)],
         cwd=root, env={**_env(root, url, None), "PYTHONHASHSEED": "0"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
-def report_instructions(root: Path, url: str) -> None:
-    """CPU instructions of one whole pytest run per mode under valgrind's callgrind (both at once: they
+def report_instructions(root: Path, url: str, modes: tuple[str, ...]) -> None:
+    """CPU instructions of one whole pytest run per mode under valgrind's callgrind (two at a time: they
     count instructions, not time), repeatable on a machine whose wall times jitter."""
-    runs = {mode: _callgrind(root, url, mode) for mode in ("off", "warn")}
     counted = {}
-    for mode, process in runs.items():
-        stdout, stderr = process.communicate()
-        counts = [int(n) for n in re.findall(r"Collected : (\d+)", stderr)]
-        if process.returncode != 0 or not counts:
-            raise SystemExit(f"callgrind run failed in mode {mode}:\n{stdout[-2000:]}{stderr[-2000:]}")
-        counted[mode] = max(counts)  # the pytest process (a helper child process may report too)
-    off, warn = counted["off"], counted["warn"]
-    print(f"  instructions (callgrind, one run each): off {off / 1e9:.3f} G, warn {warn / 1e9:.3f} G, "
-          f"overhead {100 * (warn / off - 1):+.1f} %")
+    for start in range(0, len(modes), 2):
+        runs = {mode: _callgrind(root, url, mode) for mode in modes[start:start + 2]}
+        for mode, process in runs.items():
+            stdout, stderr = process.communicate()
+            counts = [int(n) for n in re.findall(r"Collected : (\d+)", stderr)]
+            if process.returncode != 0 or not counts:
+                raise SystemExit(f"callgrind run failed in mode {mode}:\n{stdout[-2000:]}{stderr[-2000:]}")
+            counted[mode] = max(counts)  # the pytest process (a helper child process may report too)
+    off = counted["off"]
+    print(f"  instructions (callgrind, one run each): off {off / 1e9:.3f} G")
+    for mode in modes[1:]:
+        print(f"    {RUNS[mode][1]}: {counted[mode] / 1e9:.3f} G, overhead {100 * (counted[mode] / off - 1):+.1f} %")
 
 
 def report(label: str, counts: dict[str, int], runs: dict[str, list[tuple[float, float]]]) -> None:
@@ -233,16 +282,20 @@ def report(label: str, counts: dict[str, int], runs: dict[str, list[tuple[float,
     print(f"{label}: {counts['tests']} tests, {len(runs['off'])} rounds per mode; per test "
           f"{statements // tests} statements, {counts['orm_executions'] // tests} ORM executions, "
           f"{counts['loaded_objects'] // tests} loaded objects, {counts['lazy_loads'] // tests} lazy loads")
-    for kind, index in (("wall", 0), ("cpu", 1)):
-        off = [r[index] for r in runs["off"]]
-        on = [r[index] for r in runs["warn"]]
-        ratios = sorted(100 * (b / a - 1) for a, b in zip(off, on))
-        low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-        per_statement = 1e6 * (statistics.median(on) - statistics.median(off)) / max(statements, 1)
-        print(f"  {kind:4s} overhead {middle:+5.1f} % (median of per-round ratios; quartiles {low:+.1f} .. "
-              f"{high:+.1f} %); off min {min(off):.3f} s / median {statistics.median(off):.3f} s, "
-              f"warn min {min(on):.3f} s / median {statistics.median(on):.3f} s "
-              f"({per_statement:+.1f} us per statement)")
+    for mode in runs:
+        if mode == "off":
+            continue
+        print(f"  {RUNS[mode][1]}:")
+        for kind, index in (("wall", 0), ("cpu", 1)):
+            off = [r[index] for r in runs["off"]]
+            on = [r[index] for r in runs[mode]]
+            ratios = sorted(100 * (b / a - 1) for a, b in zip(off, on))
+            low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+            per_statement = 1e6 * (statistics.median(on) - statistics.median(off)) / max(statements, 1)
+            print(f"    {kind:4s} overhead {middle:+5.1f} % (median of per-round ratios; quartiles {low:+.1f} .. "
+                  f"{high:+.1f} %); off min {min(off):.3f} s / median {statistics.median(off):.3f} s, "
+                  f"{mode} min {min(on):.3f} s / median {statistics.median(on):.3f} s "
+                  f"({per_statement:+.1f} us per statement)")
 
 
 def _postgres(tmp: Path):
@@ -270,7 +323,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--callgrind", action="store_true",
                         help="also count CPU instructions of one run per mode under valgrind (slow, repeatable)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time a no-op do_orm_execute listener, and that listener plus result marks")
     args = parser.parse_args()
+    modes = ("off", "warn", "listener", "marks") if args.floor else ("off", "warn")
     if args.callgrind and shutil.which("valgrind") is None:
         raise SystemExit("--callgrind needs valgrind on PATH")
     databases = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
@@ -287,9 +343,9 @@ def main() -> None:
             else:
                 url, label = "sqlite://", "SQLite (in memory)"
             counts = census(root, url)
-            report(label, counts, measure(root, url, args.rounds))
+            report(label, counts, measure(root, url, args.rounds, modes))
             if args.callgrind:
-                report_instructions(root, url)
+                report_instructions(root, url, modes)
     finally:
         if server is not None:
             server.cleanup()
