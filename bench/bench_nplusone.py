@@ -6,10 +6,10 @@
 Each generated test runs ORM queries (selects with eager loading, session.get, lazy loads on single
 objects, Core statements) on in-memory SQLite, or on a real PostgreSQL started with pgserver. Every
 pytest run is timed whole, from process start to exit: start-up, collection, fixtures and the
-plugin's own work (imports, recording, analysis, summary) all count. Off and warn runs alternate
-(which one goes first flips every round) and byte code is cached for both, as in an installed
-package. Printed: the median of the per-round warn/off ratios (the headline), min and median of wall
-time, and of the child's CPU time (pytest's own process; a PostgreSQL server's CPU is not in it).
+plugin's own work (imports, recording, analysis, summary) all count. The configurations (off, warn)
+take turns (which one goes first rotates every round) and byte code is cached for all, as in an
+installed package. Printed: the median of the per-round ratios to off (the headline), min and median of
+wall time, and of the child's CPU time (pytest's own process; a PostgreSQL server's CPU is not in it).
 Goal: <= 5 % wall time.
 
 A separate, untimed census run counts what one test does (statements, loaded objects, lazy loads).
@@ -152,7 +152,8 @@ def pytest_unconfigure(config):
 '''
 
 
-# Loaded with -p in the --floor reference runs (plugin off).
+# Loaded with -p in the --floor reference runs (plugin off). The marking reference marks whole runs,
+# fixtures included; the generated fixtures run no ORM queries, so it marks what the plugin marks.
 FLOOR_LISTENER = '''
 from sqlalchemy import event
 from sqlalchemy.orm import Session
