@@ -346,7 +346,7 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
             for author in earlier:
                 assert author.books == []
             recorder.stop()
-            assert not log.lazy  # tagged during the earlier recording
+            assert not log.lazy  # marked during the earlier recording
             assert [origin for _statement, origin in log.counts] == [RELATIONSHIP]
             assert sum(log.counts.values()) == 3
 
@@ -358,8 +358,8 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
             ((attr, _site, _group), owners), = log.lazy.items()
             assert attr == "Author.books" and len(owners) == 3
 
-        # Objects created (not loaded) after the loaded ones died often reuse their memory: they are
-        # not members of the dead objects' result.
+        # Objects created (not loaded), even after the loaded ones died and freed their memory, belong
+        # to no result: their lazy loads are each fetched alone.
         log = recorder.start()
         with Session(engine) as session:
             assert len(session.scalars(select(Author)).all()) == 3
@@ -379,7 +379,6 @@ def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result
     owner, also through a lazy collection load, and a result loaded alone is a group of one."""
     from sqlalchemy import ForeignKey, Integer, create_engine, event, insert, select
     from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
-
 
     class Base(DeclarativeBase):
         pass
