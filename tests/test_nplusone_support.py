@@ -142,11 +142,21 @@ def _sa_version(python: Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _see_parent_packages(python: Path) -> None:
+    """Append this interpreter's site-packages to the venv's path (a .pth file in the venv's site-packages)."""
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    parents = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    Path(own, "zz_parent_packages.pth").write_text("".join(f"{p}\n" for p in parents), encoding="utf-8")
+
+
 def sa20_python() -> str:
     """A cached venv that sees this interpreter's packages but has SQLAlchemy 2.0.x on top.
 
     Built once (one `pip install 'sqlalchemy>=2.0,<2.1'`), reused by later runs; the code under test
-    comes from this checkout through PYTHONPATH (see `subprocess_env`).
+    comes from this checkout through PYTHONPATH (see `subprocess_env`). The running interpreter's own
+    site-packages are appended through a .pth file (after the venv's own), which also works when the tests
+    run inside a virtualenv (`--system-site-packages` would only see the base interpreter's packages).
     """
     key = hashlib.sha256(sys.executable.encode()).hexdigest()[:10]
     venv = cache_dir() / f"sa20-py{sys.version_info[0]}{sys.version_info[1]}-{key}"
@@ -154,7 +164,8 @@ def sa20_python() -> str:
     with _locked(cache_dir() / f"{venv.name}.lock"):
         version = _sa_version(python)
         if not (version or "").startswith("2.0."):
-            subprocess.run([sys.executable, "-m", "venv", "--clear", "--system-site-packages", str(venv)], check=True)
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            _see_parent_packages(python)
             subprocess.run(
                 [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "sqlalchemy>=2.0,<2.1"],
                 check=True,
