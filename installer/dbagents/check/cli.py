@@ -47,10 +47,13 @@ def _check_root(paths: list[Path]) -> Path:
 @click.option("--schema", "schemas", multiple=True, help="Database schema(s) for live checks (default: all non-system).")
 @click.option("--scratch", is_flag=True, help="Run the Alembic chain on a throwaway PostgreSQL (executes your env.py and migrations).")
 @click.option("--scratch-url", help="With --scratch: use this EMPTY database instead of starting a server.")
-@click.option("--alembic-ini", type=click.Path(dir_okay=False, path_type=Path), help="alembic.ini for --scratch.")
+@click.option("--alembic-ini", type=click.Path(dir_okay=False, path_type=Path),
+              help="alembic.ini for --scratch (default: ./alembic.ini, else the only one one or two folders down).")
+@click.option("--alembic-name", metavar="SECTION", help="Section of alembic.ini for --scratch, like alembic's --name "
+              "(default: alembic).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of the findings (text format).")
 def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, database_url, schemas, scratch,
-              scratch_url, alembic_ini, statistics):
+              scratch_url, alembic_ini, alembic_name, statistics):
     """Check SQLAlchemy models, Alembic migrations and raw SQL; optionally a live PostgreSQL.
 
     ARGS: an optional GROUP (models, migrations, schema, performance, security) followed by PATHS
@@ -84,12 +87,17 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, d
 
     if database_url is None and groups and groups[0] in ("schema", "performance"):
         database_url = os.environ.get("DATABASE_URL") or None
+    scratch_error = None  # reported after the findings: a failed scratch run must not lose them
     if database_url or scratch or scratch_url:
         from dbagents.check.external import run_external
+        from dbagents.scratch import ScratchError
 
-        external = run_external(outcome.project, enabled, database_url=database_url, schemas=list(schemas),
-                                scratch=scratch or bool(scratch_url), scratch_url=scratch_url,
-                                alembic_ini=alembic_ini)
+        try:
+            external = run_external(outcome.project, enabled, database_url=database_url, schemas=list(schemas),
+                                    scratch=scratch or bool(scratch_url), scratch_url=scratch_url,
+                                    alembic_ini=alembic_ini, alembic_name=alembic_name, groups=groups)
+        except ScratchError as exc:
+            scratch_error, external = exc, exc.findings
         # The scratch run re-proves what the static engine may already have said (e.g. DBA213 two heads).
         seen = {(f.rule_id, f.path, f.line) for f in findings if f.path}
         findings.extend(f for f in external if not (f.path and (f.rule_id, f.path, f.line) in seen))
@@ -101,9 +109,13 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, d
             counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
         for rid, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             click.echo(f"{n:6d}  {rid}  {infos[rid].name if rid in infos else ''}")
-        sys.exit(1 if count_at_or_above(findings, threshold) else 0)
-    code = emit(findings, rules, fmt, threshold, root=str(root),
-                extra={"checked": {"root": str(root), "files": outcome.files_seen, "parsed": outcome.files_parsed}})
+        code = 1 if count_at_or_above(findings, threshold) else 0
+    elif scratch_error is None or findings or fmt != "text":  # never "All checks passed." before an error
+        code = emit(findings, rules, fmt, threshold, root=str(root),
+                    extra={"checked": {"root": str(root), "files": outcome.files_seen, "parsed": outcome.files_parsed}})
+    if scratch_error is not None:
+        sys.stdout.flush()
+        raise InputError(str(scratch_error))
     sys.exit(code)
 
 

@@ -43,16 +43,30 @@ def locate(project: Project, finding: Finding) -> Finding:
 
 
 def run_external(project: Project, enabled: set[str], *, database_url: str | None, schemas: list[str],
-                 scratch: bool, scratch_url: str | None, alembic_ini: Path | None) -> list[Finding]:
+                 scratch: bool, scratch_url: str | None, alembic_ini: Path | None, alembic_name: str | None = None,
+                 groups: list[str] | None = None) -> list[Finding]:
+    """Findings of the scratch run and the live checks, placed in the source and filtered by `enabled`.
+
+    A scratch run that cannot finish raises ScratchError carrying every finding made before it (also those of
+    the live checks, which still run), so the caller reports them before the error.
+    """
     findings: list[Finding] = []
     live_settings = dict(project.config.sections.get("live", {}))
+    scratch_error = None
     if scratch:
+        from dbagents.scratch import ScratchError, run_scratch
+
+        source = str(project.config.path) if project.config.path else "pyproject.toml"
         try:
-            from dbagents.scratch import run_scratch
-        except ImportError as exc:
-            raise _missing("scratch", exc) from None
-        findings.extend(run_scratch(project.root, alembic_ini=alembic_ini, scratch_url=scratch_url,
-                                    settings={**live_settings, **project.config.sections.get("scratch", {})}))
+            findings.extend(run_scratch(project.root, alembic_ini=alembic_ini, alembic_name=alembic_name,
+                                        scratch_url=scratch_url, select=enabled, groups=groups, source=source,
+                                        settings={**live_settings, **project.config.sections.get("scratch", {})}))
+        except ScratchError as exc:
+            scratch_error = exc
+            findings.extend(exc.findings)
+        except Exception as exc:  # noqa: BLE001 - a bug of ours must not lose the static findings either
+            scratch_error = ScratchError(f"--scratch stopped by an internal error (please report it): "
+                                         f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     if database_url:
         try:
             from dbagents.live import run_live_checks
@@ -60,4 +74,8 @@ def run_external(project: Project, enabled: set[str], *, database_url: str | Non
             raise _missing("postgres", exc) from None
         findings.extend(run_live_checks(database_url, schemas=schemas or None, settings=live_settings,
                                         expected_heads=_expected_heads(project), select=enabled))
-    return [locate(project, f) for f in findings if f.rule_id in enabled]
+    placed = [locate(project, f) for f in findings if f.rule_id in enabled]
+    if scratch_error is not None:
+        scratch_error.findings = placed
+        raise scratch_error
+    return placed

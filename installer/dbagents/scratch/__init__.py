@@ -1,7 +1,8 @@
 """Scratch-database run of the Alembic chain (`dbagents check migrations --scratch`).
 
 `start_scratch_server()` gives a throwaway PostgreSQL (pgserver or local binaries), always removed afterwards;
-`run_scratch(project_root)` runs the project's env.py and migrations on it in a subprocess and returns
+`run_scratch(project_root)` runs the project's env.py and migrations on it in a subprocess of the project's own
+interpreter and returns
 DBA213 (heads, failing upgrade), DBA214 (models vs. migrated schema), DBA215 (downgrade/upgrade consistency)
 and the live DBA3xx findings on the migrated schema.
 """
@@ -9,7 +10,8 @@ and the live DBA3xx findings on the migrated schema.
 from __future__ import annotations
 
 from dbagents.findings import RuleInfo, Severity
-from dbagents.scratch.runner import ScratchSettings, run_scratch
+from dbagents.scratch.runner import ScratchError, run_scratch
+from dbagents.scratch.settings import ScratchSettings
 from dbagents.scratch.server import ScratchServer, start_scratch_server
 
 SCRATCH_RULES: dict[str, RuleInfo] = {
@@ -49,4 +51,4 @@ SCRATCH_RULES: dict[str, RuleInfo] = {
     ),
 }
 
-__all__ = ["SCRATCH_RULES", "ScratchServer", "ScratchSettings", "run_scratch", "start_scratch_server"]
+__all__ = ["SCRATCH_RULES", "ScratchError", "ScratchServer", "ScratchSettings", "run_scratch", "start_scratch_server"]

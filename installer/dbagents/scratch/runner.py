@@ -1,12 +1,12 @@
 """`run_scratch`: build a throwaway database, run the project's Alembic chain on it, check what it produced.
 
-This EXECUTES the project's env.py and migrations (in a subprocess, so a crash cannot take dbagents down),
-against a temporary server or an empty database the user names — never against DATABASE_URL.
+This EXECUTES the project's env.py and migrations (in a subprocess of the project's own interpreter, so a crash
+cannot take dbagents down), against a temporary server or an empty database the user names — never against
+DATABASE_URL. A failure of the run raises `ScratchError`, which carries the findings made before it.
 """
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
@@ -14,128 +14,30 @@ import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from dbagents.errors import InputError
 from dbagents.findings import Finding, Severity
 from dbagents.live.connection import libpq_url, mask_url
+from dbagents.scratch.interpreter import choose_driver, choose_python, probe
+from dbagents.scratch.settings import ScratchSettings, render_env, split_settings, url_parts
+from dbagents.scratch.setup import (AlembicSetup, detect_app, find_alembic_ini, needed_extensions,
+                                    read_setup)
 
 WORKER = Path(__file__).with_name("_worker.py")
 SCRATCH_DB = "dbagents_scratch"
 # Statistics of a database that just came to life say nothing; the version table is at head by construction.
 SKIPPED_LIVE_RULES = {"DBA304", "DBA309", "DBA310"}
-CREATE_EXTENSION = re.compile(r"create\s+extension\s+(?:if\s+not\s+exists\s+)?[\"'\\]*([\w-]+)", re.IGNORECASE)
+ENV_ERROR_LINES = 30
+URL_PASSWORD = re.compile(r"(\b[a-z][\w+.-]*://[^:/@\s]*):[^@\s]*@", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class ScratchSettings:
-    """[tool.dbagents.scratch]: which server, which interpreter runs the project's code, how long it may take."""
+class ScratchError(InputError):
+    """The scratch run failed; `findings` are what it found before (the CLI reports them, then the error)."""
 
-    server: str = "auto"  # auto | pgserver | local
-    python: str = ""  # interpreter for env.py/migrations; default: the one running dbagents
-    timeout_s: int = 900  # per phase (upgrade walk, downgrade walk)
-
-    @classmethod
-    def from_mapping(cls, values: dict | None) -> "ScratchSettings":
-        values = dict(values or {})
-        values.pop("live", None)
-        known = {"server", "python", "timeout_s"}
-        kwargs = {}
-        for raw, value in values.items():
-            key = str(raw).replace("-", "_")
-            if key not in known:
-                raise InputError(f"unknown key {raw!r} in [tool.dbagents.scratch]; known keys: "
-                                 f"{', '.join(sorted(known | {'live'}))}")
-            if key == "timeout_s":
-                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                    raise InputError(f"[tool.dbagents.scratch] {raw} must be a positive integer, got {value!r}")
-            elif not isinstance(value, str):
-                raise InputError(f"[tool.dbagents.scratch] {raw} must be a string, got {value!r}")
-            kwargs[key] = value
-        return cls(**kwargs)
-
-
-def split_settings(settings: dict | None) -> tuple[ScratchSettings, dict]:
-    """Scratch keys, and live keys (nested under "live" or mixed in at the top level), validated."""
-    from dataclasses import fields
-
-    from dbagents.live.settings import LiveSettings
-
-    settings = dict(settings or {})
-    live = dict(settings.pop("live", None) or {})
-    live_keys = {f.name for f in fields(LiveSettings)}
-    for key in list(settings):
-        if str(key).replace("-", "_") in live_keys:
-            live[key] = settings.pop(key)
-    LiveSettings.from_mapping(live)  # fail early, before a server starts
-    return ScratchSettings.from_mapping(settings), live
-
-
-# ---------------------------------------------------------------------------------------------- project facts
-
-
-def find_alembic_ini(project_root: Path, alembic_ini: Path | None) -> Path:
-    ini = Path(alembic_ini) if alembic_ini else project_root / "alembic.ini"
-    if not ini.is_absolute():
-        ini = project_root / ini
-    if not ini.is_file():
-        raise InputError(f"no Alembic config at {ini}; pass the path of your alembic.ini (--alembic-ini)",
-                         path=str(ini))
-    return ini
-
-
-def read_ini(ini: Path) -> tuple[list[Path], str]:
-    """(versions directories, configured sqlalchemy.url) from alembic.ini, without running anything."""
-    parser = configparser.ConfigParser(defaults={"here": str(ini.parent)}, interpolation=None)
-    try:
-        parser.read(ini, encoding="utf-8")
-    except configparser.Error as exc:
-        raise InputError(f"cannot parse {ini.name}: {' '.join(str(exc).split())}", path=str(ini)) from None
-    if not parser.has_section("alembic"):
-        raise InputError("no [alembic] section; is this Alembic's config file?", path=str(ini))
-    section = parser["alembic"]
-    location = section.get("script_location", "").replace("%(here)s", str(ini.parent))
-    dirs: list[Path] = []
-    if location and ":" not in location.replace(str(ini.parent), ""):
-        base = Path(location) if Path(location).is_absolute() else ini.parent / location
-        dirs.append(base / "versions")
-        for extra in re.split(r"[\s,]+", section.get("version_locations", "").replace("%(here)s", str(ini.parent))):
-            if extra:
-                dirs.append(Path(extra) if Path(extra).is_absolute() else ini.parent / extra)
-    return dirs, section.get("sqlalchemy.url", "")
-
-
-def needed_extensions(version_dirs: list[Path]) -> tuple[str, ...]:
-    """Extensions that revision files create (by text search, nothing is imported)."""
-    found: set[str] = set()
-    for folder in version_dirs:
-        for path in folder.rglob("*.py") if folder.is_dir() else ():
-            try:
-                found.update(m.lower() for m in CREATE_EXTENSION.findall(path.read_text(encoding="utf-8")))
-            except (OSError, UnicodeDecodeError):
-                continue
-    return tuple(sorted(found))
-
-
-def sqlalchemy_url(libpq: str, configured: str) -> str:
-    """The scratch URL in SQLAlchemy form, keeping the project's driver (asyncpg, psycopg2…) when it names one."""
-    driver = "psycopg"
-    for candidate in (configured, os.environ.get("DATABASE_URL", "")):
-        match = re.match(r"^postgres(?:ql)?\+(\w+)://", candidate or "")
-        if match:
-            driver = match.group(1)
-            break
-    return re.sub(r"^postgres(?:ql)?://", f"postgresql+{driver}://", libpq)
-
-
-def extension_hint(kind: str) -> str:
-    if kind == "pgserver":
-        return ("the embedded pgserver ships no contrib extensions (uuid-ossp, pg_trgm, hstore, citext…). Install "
-                "PostgreSQL with contrib (Debian/Ubuntu: apt-get install postgresql postgresql-contrib) and set "
-                "[tool.dbagents.scratch] server = \"local\", or pass --scratch-url to an empty database that has it")
-    return ("install the contrib package for your local PostgreSQL (Debian/Ubuntu: apt-get install "
-            "postgresql-contrib), or pass --scratch-url to an empty database that has the extension")
+    def __init__(self, message: str, findings: list[Finding] | None = None):
+        super().__init__(message)
+        self.findings = list(findings or [])
 
 
 # ---------------------------------------------------------------------------------------------- own database
@@ -233,38 +135,89 @@ def reset_own_database(url: str, original_schemas: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------- the worker
 
 
-def _worker_env(project_root: Path, sa_url: str) -> dict[str, str]:
+def extension_hint(kind: str) -> str:
+    if kind == "pgserver":
+        return ("the embedded pgserver ships no contrib extensions (uuid-ossp, pg_trgm, hstore, citext…). Install "
+                "PostgreSQL with contrib (Debian/Ubuntu: apt-get install postgresql postgresql-contrib) and set "
+                "[tool.dbagents.scratch] server = \"local\", or pass --scratch-url to an empty database that has it")
+    return ("install the contrib package for your local PostgreSQL (Debian/Ubuntu: apt-get install "
+            "postgresql-contrib), or pass --scratch-url to an empty database that has the extension")
+
+
+def sqlalchemy_url(libpq: str, driver: str) -> str:
+    """The scratch URL in SQLAlchemy form, with the driver the project's interpreter has."""
+    return re.sub(r"^postgres(?:ql)?://", f"postgresql+{driver}://", libpq)
+
+
+def _mask(text: str) -> str:
+    return URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def worker_env(project_root: Path, run_dir: Path, sa_url: str, own: dict[str, str]) -> dict[str, str]:
+    """The worker's environment: no PG* variables, DATABASE_URL = the scratch URL, then the project's `env`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
     env["DATABASE_URL"] = sa_url  # env.py files that read it get the scratch database, never the real one
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project_root), env.get("PYTHONPATH", "")) if p)
+    paths = dict.fromkeys([str(project_root), str(run_dir), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # do not litter the project with __pycache__
+    env.update(own)
     return env
 
 
-def run_worker(request: dict, *, project_root: Path, settings: ScratchSettings, tmp: Path) -> dict:
+def _trimmed(text: str) -> str:
+    lines = [ln.rstrip()[:300] for ln in _mask(text).splitlines() if ln.strip()]
+    if len(lines) > ENV_ERROR_LINES:
+        half = ENV_ERROR_LINES // 2
+        lines = lines[:half] + [f"… ({len(lines) - 2 * half} more lines)"] + lines[-half:]
+    return "\n".join(f"  {ln}" for ln in lines)
+
+
+def fatal_message(result: dict, phase: str) -> str | None:
+    """The one error a worker result ends the run with (None = it did not end the run)."""
+    kind, text = result.get("fatal_kind"), _mask((result.get("fatal") or "").strip())
+    if not kind and not text:
+        return None
+    first = " ".join(text.split("\n", 1)[0].split())
+    if kind == "guard":
+        attempts = [_mask(" ".join(str(a).split())) for a in result.get("attempts") or []] or [first]
+        tried = "; ".join(attempts[:3]) + (f" and {len(attempts) - 3} more" if len(attempts) > 3 else "")
+        return (f"--scratch refused a connection to something other than the scratch database ({phase} phase): "
+                f"{tried}. Point env.py at the scratch URL: take the URL from config.get_main_option("
+                "\"sqlalchemy.url\") or DATABASE_URL, or set the variables your settings read with "
+                "[tool.dbagents.scratch] env = {VAR = \"{url}\"} (README: Scratch runs on real projects)")
+    if kind == "env":
+        return (f"--scratch: loading env.py or the app failed ({phase} phase) — fix env.py, the app or the settings "
+                f"it reads (no revision ran):\n{_trimmed(text)}")
+    if kind == "nothing_ran":
+        return f"--scratch: {first}"
+    return f"--scratch stopped ({phase} phase): {first[:500]}"
+
+
+def run_worker(request: dict, *, python: str, run_dir: Path, env: dict[str, str], timeout_s: int,
+               tmp: Path) -> dict:
+    """Run one phase in the project's interpreter; the result, or ScratchError when nothing came back."""
     phase = request["phase"]
     req_path, res_path, log_path = (tmp / f"{phase}-request.json", tmp / f"{phase}-result.json",
                                     tmp / f"{phase}.log")
     req_path.write_text(json.dumps(request), encoding="utf-8")
-    python = settings.python or sys.executable
     with open(log_path, "w", encoding="utf-8") as log:
         try:
-            proc = subprocess.run([python, str(WORKER), str(req_path), str(res_path)], cwd=project_root,
-                                  env=_worker_env(project_root, request["url"]), stdout=log, stderr=log,
-                                  stdin=subprocess.DEVNULL, timeout=settings.timeout_s)
+            proc = subprocess.run([python, str(WORKER), str(req_path), str(res_path)], cwd=run_dir, env=env,
+                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL, timeout=timeout_s)
         except FileNotFoundError:
-            raise InputError(f"[tool.dbagents.scratch] python {python!r} not found") from None
+            raise ScratchError(f"--scratch: interpreter {python} not found") from None
         except subprocess.TimeoutExpired:
-            raise InputError(f"the migrations ({phase} phase) ran longer than {settings.timeout_s} s; raise "
-                             "[tool.dbagents.scratch] timeout_s") from None
+            raise ScratchError(f"--scratch: the migrations ({phase} phase) ran longer than {timeout_s} s; raise "
+                               "[tool.dbagents.scratch] timeout_s") from None
     if not res_path.is_file():
         tail = [ln for ln in log_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
         last = tail[-1].strip() if tail else f"exit code {proc.returncode}"
-        raise InputError(f"running the project's Alembic env crashed ({phase} phase): {mask_url(last)[:300]}")
-    result = json.loads(res_path.read_text(encoding="utf-8"))
-    if result.get("fatal"):
-        raise InputError(f"--scratch stopped: {result['fatal']}")
-    return result
+        raise ScratchError(f"--scratch: running the project's Alembic env crashed ({phase} phase): "
+                           f"{_mask(mask_url(last))[:300]}")
+    try:
+        return json.loads(res_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScratchError(f"--scratch: the {phase} phase left an unreadable result ({exc})") from None
 
 
 def _to_finding(data: dict) -> Finding:
@@ -272,27 +225,108 @@ def _to_finding(data: dict) -> Finding:
                    Severity.parse(data["severity"]), data.get("hint", ""), data.get("obj", ""))
 
 
+def schema_changed(result: dict) -> bool:
+    """Whether any applied revision changed the schema (snapshots before and after each one)."""
+    return any(snap.get("before") != snap.get("after") for snap in (result.get("snapshots") or {}).values())
+
+
+# ---------------------------------------------------------------------------------------------- what ran
+
+
+class Plan:
+    """Which phases run for the selected rules, and the stderr lines saying what ran and what was left out."""
+
+    def __init__(self, select: set[str] | None, groups: list[str]):
+        from dbagents.live.rules import ALL_RULES
+
+        self.select, self.groups = select, groups
+        live = sorted({r.id for r in ALL_RULES} - SKIPPED_LIVE_RULES)
+        self.live = [rid for rid in live if self.on(rid)]
+        self.live_left_out = [rid for rid in live if not self.on(rid)]
+        self.compare, self.down = self.on("DBA214"), self.on("DBA215")
+        self.ran: list[str] = []
+
+    def on(self, rule_id: str) -> bool:
+        return self.select is None or rule_id in self.select
+
+    def why_not(self, rule_ids: list[str]) -> str:
+        from dbagents.check.registry import groups_of
+
+        if self.groups and not any(g in groups_of(rid) for rid in rule_ids for g in self.groups):
+            return f"not in group {', '.join(self.groups)}"
+        return "not selected (--select/--ignore or [tool.dbagents] select/ignore)"
+
+    def left_out(self) -> list[str]:
+        out = []
+        if not self.on("DBA213"):
+            out.append(f"DBA213 findings of the upgrade walk ({self.why_not(['DBA213'])}; the walk itself runs)")
+        if not self.compare:
+            out.append(f"model comparison DBA214 ({self.why_not(['DBA214'])})")
+        if self.live_left_out:
+            hint = "; `dbagents check --scratch` runs them" if self.groups else ""
+            out.append(f"live checks {', '.join(self.live_left_out)} ({self.why_not(self.live_left_out)}{hint})")
+        if not self.down:
+            out.append(f"downgrade walk DBA215 ({self.why_not(['DBA215'])})")
+        out.append(f"{', '.join(sorted(SKIPPED_LIVE_RULES))} (meaningless on a new database)")
+        return out
+
+    def report(self) -> None:
+        print(f"dbagents: --scratch ran: {', '.join(self.ran) or 'nothing'}", file=sys.stderr)
+        print(f"dbagents: --scratch left out: {'; '.join(self.left_out())}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------- public
 
 
-def run_scratch(project_root: Path, *, alembic_ini: Path | None = None, scratch_url: str | None = None,
-                settings: dict | None = None) -> list[Finding]:
+def _describe(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def run_scratch(project_root: Path, *, alembic_ini: Path | None = None, alembic_name: str | None = None,
+                scratch_url: str | None = None, settings: dict | None = None, select: set[str] | None = None,
+                groups: list[str] | None = None, source: str = "pyproject.toml") -> list[Finding]:
     """Run the project's Alembic chain on a scratch database and return DBA213/214/215 + live findings.
 
-    `settings`: [tool.dbagents.scratch] keys (server, python, timeout_s) plus an optional "live" dict with
-    [tool.dbagents.live] keys for the catalog checks on the migrated schema.
+    `settings`: [tool.dbagents.scratch] keys plus an optional "live" dict with [tool.dbagents.live] keys for
+    the catalog checks on the migrated schema. `select`: enabled rule ids (None = all); phases whose rules are
+    all off are skipped. Raises ScratchError (an InputError carrying the findings made so far) when the run
+    cannot finish.
     """
+    findings: list[Finding] = []
+    try:
+        return _run(Path(project_root).resolve(), alembic_ini, alembic_name, scratch_url, settings, select,
+                    list(groups or []), source, findings)
+    except ScratchError as exc:
+        exc.findings = sorted(findings + exc.findings)
+        raise
+    except InputError as exc:
+        message = str(exc)
+        raise ScratchError(message if message.startswith("--scratch") else f"--scratch: {message}",
+                           sorted(findings)) from None
+    except ImportError as exc:
+        raise ScratchError(f"--scratch needs the 'scratch' extra ({exc.name} is not installed): "
+                           "pip install 'dbagents[scratch]'", sorted(findings)) from None
+
+
+def _run(root: Path, alembic_ini, alembic_name, scratch_url, settings, select, groups, source,
+         findings: list[Finding]) -> list[Finding]:
     from dbagents.live import run_live_checks
-    from dbagents.live.rules import ALL_RULES
     from dbagents.scratch.server import start_scratch_server
 
-    cfg, live_settings = split_settings(settings)
-    root = Path(project_root).resolve()
-    ini = find_alembic_ini(root, alembic_ini)
-    version_dirs, configured_url = read_ini(ini)
-    extensions = needed_extensions(version_dirs)
+    cfg, live_settings = split_settings(settings, source)
+    plan = Plan(select, groups)
+    ini = find_alembic_ini(root, alembic_ini or cfg.alembic_ini or None)
+    setup: AlembicSetup = read_setup(root, ini, alembic_name or cfg.alembic_name or "alembic")
+    app, app_how = detect_app(root, setup, cfg.app)
+    python, how = choose_python(cfg.python, [root, setup.run_dir])
+    interp = probe(python, how, cwd=setup.run_dir, env=worker_env(root, setup.run_dir, "", {}))
+    driver, driver_how = choose_driver(interp, [setup.configured_url, os.environ.get("DATABASE_URL", "")])
+    section = f" [{setup.section}]" if setup.section != "alembic" else ""
+    app_note = f"; env.py runs in the app context of {app} ({app_how})" if app else ""
+    print(f"dbagents: --scratch: Alembic config {_describe(root, ini)}{section}{app_note}", file=sys.stderr)
+    print(f"dbagents: --scratch: interpreter {python} ({how}; SQLAlchemy {interp.sqlalchemy}, Alembic "
+          f"{interp.alembic}), driver {driver} ({driver_how})", file=sys.stderr)
 
-    findings: list[Finding] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dbagents-scratch-run-")))
         if scratch_url:
@@ -300,20 +334,48 @@ def run_scratch(project_root: Path, *, alembic_ini: Path | None = None, scratch_
             stack.callback(reset_own_database, scratch_url, original_schemas)
             db_url, kind, where = scratch_url, "own", f"your empty database {mask_url(scratch_url)}"
         else:
-            server = stack.enter_context(start_scratch_server(cfg.server, extensions=extensions))
+            # A host and port for projects that build their URL from parts, and for drivers without socket URLs.
+            tcp = bool(cfg.env) or driver not in ("psycopg", "psycopg2")
+            extensions = needed_extensions(setup.version_dirs)
+            server = stack.enter_context(start_scratch_server(cfg.server, extensions=extensions, tcp=tcp))
             db_url, kind = server.create_database(SCRATCH_DB), server.kind
             where = f"a throwaway PostgreSQL ({server.kind}, removed afterwards)"
-        print(f"dbagents: --scratch executes {ini.relative_to(root) if ini.is_relative_to(root) else ini}'s "
-              f"env.py and migrations against {where}; DATABASE_URL is not used", file=sys.stderr)
-        sa_url = sqlalchemy_url(libpq_url(db_url), configured_url)
-        base = {"project_root": str(root), "ini": str(ini), "url": sa_url, "extension_hint": extension_hint(kind)}
+        print(f"dbagents: --scratch executes {_describe(root, ini)}'s env.py and migrations against {where}; "
+              "DATABASE_URL is not used", file=sys.stderr)
+        libpq = libpq_url(db_url)
+        sa_url = sqlalchemy_url(libpq, driver)
+        own_env = render_env(cfg.env, url_parts(sa_url, libpq, driver))
+        env = worker_env(root, setup.run_dir, sa_url, own_env)
+        base = {"project_root": str(root), "ini": str(ini), "url": sa_url, "extension_hint": extension_hint(kind),
+                "ini_section": setup.section, "script_location": setup.script_location, "app": app,
+                "compare": plan.compare}
 
-        up = run_worker({**base, "phase": "up"}, project_root=root, settings=cfg, tmp=tmp)
-        findings.extend(_to_finding(f) for f in up["findings"])
-        if up.get("applied"):
-            live_ids = {r.id for r in ALL_RULES} - SKIPPED_LIVE_RULES
-            findings.extend(run_live_checks(libpq_url(db_url), settings=live_settings, select=live_ids))
-            down = run_worker({**base, "phase": "down", "applied": up["applied"], "snapshots": up["snapshots"]},
-                              project_root=root, settings=cfg, tmp=tmp)
-            findings.extend(_to_finding(f) for f in down["findings"])
+        def phase(request: dict) -> dict:
+            result = run_worker(request, python=python, run_dir=setup.run_dir, env=env, timeout_s=cfg.timeout_s,
+                                tmp=tmp)
+            findings.extend(_to_finding(f) for f in result.get("findings") or [])
+            message = fatal_message(result, request["phase"])
+            if message:
+                raise ScratchError(message)
+            return result
+
+        up = phase({**base, "phase": "up"})
+        applied = up.get("applied") or []
+        stopped = f", stopped at {up['failed']}" if up.get("failed") else ""
+        plan.ran.append(f"upgrade walk over {len(applied)} revision{'s' if len(applied) != 1 else ''}{stopped} "
+                        "(DBA213)")
+        if applied and not up.get("failed") and not schema_changed(up):
+            raise ScratchError(f"--scratch: {len(applied)} revisions ran and none changed the scratch database's "
+                               "schema, so nothing was checked; env.py probably migrates only schemas or tenants "
+                               "that already exist (an empty server has none) or skips the migrations under a "
+                               "condition that holds here")
+        if plan.compare and applied and not up.get("failed"):
+            plan.ran.append("model comparison (DBA214)")
+        if applied and plan.live:
+            findings.extend(run_live_checks(libpq, settings=live_settings, select=set(plan.live)))
+            plan.ran.append(f"live checks on the migrated schema ({', '.join(plan.live)})")
+        if applied and plan.down:
+            phase({**base, "phase": "down", "applied": applied, "snapshots": up.get("snapshots") or {}})
+            plan.ran.append("downgrade walk (DBA215)")
+    plan.report()
     return sorted(findings)

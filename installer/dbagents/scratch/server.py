@@ -34,7 +34,8 @@ SERVER_KINDS = ("auto", "pgserver", "local")
 
 @dataclass
 class ScratchServer:
-    """A running scratch server. `url(db)` gives a libpq URL (unix socket, user postgres, no password)."""
+    """A running scratch server. `url(db)` gives a libpq URL (user postgres, no password): over the unix
+    socket, or over TCP on 127.0.0.1 when the server was started with `tcp=True`."""
 
     kind: str  # "pgserver" or "local"
     socket_dir: Path
@@ -42,8 +43,11 @@ class ScratchServer:
     port: int = 5432
     extension_dir: Path | None = None
     _handle: object = field(default=None, repr=False)
+    tcp_host: str | None = None
 
     def url(self, dbname: str = "postgres") -> str:
+        if self.tcp_host:
+            return f"postgresql://postgres@{self.tcp_host}:{self.port}/{dbname}"
         return f"postgresql://postgres@/{dbname}?host={quote(str(self.socket_dir), safe='/')}&port={self.port}"
 
     def create_database(self, name: str) -> str:
@@ -191,7 +195,15 @@ def _run(cmd: list[str], *, as_user, cwd: Path, timeout: float, start_new_sessio
         raise InputError(f"scratch PostgreSQL: {Path(cmd[0]).name} failed ({detail}); {HOW_TO_GET_ONE}")
 
 
-def _start_local(bindir: Path, data_dir: Path, kind: str = "local") -> ScratchServer:
+def _free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _start_local(bindir: Path, data_dir: Path, kind: str = "local", tcp: bool = False) -> ScratchServer:
     as_user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         as_user = _unprivileged_user()
@@ -200,12 +212,15 @@ def _start_local(bindir: Path, data_dir: Path, kind: str = "local") -> ScratchSe
     pgdata = data_dir / "data"
     _run([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
          as_user=as_user, cwd=data_dir, timeout=120)
-    options = (f"-k {shlex.quote(str(data_dir))} -c listen_addresses='' -F -c full_page_writes=off "
-               "-c synchronous_commit=off -c max_connections=50")
+    port = _free_port() if tcp else 5432  # unix socket only, unless the project needs a host and port
+    listen = "127.0.0.1" if tcp else "''"
+    options = (f"-k {shlex.quote(str(data_dir))} -c listen_addresses={listen} -p {port} -F "
+               "-c full_page_writes=off -c synchronous_commit=off -c max_connections=50")
     _run([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(data_dir / "server.log"), "-w", "-t", "60",
           "-o", options, "start"], as_user=as_user, cwd=data_dir, timeout=90, start_new_session=True)
     ext_dir = pgserver_extension_dir() if kind == "pgserver" else local_extension_dir(bindir)
-    return ScratchServer(kind, data_dir, data_dir, extension_dir=ext_dir, _handle=(bindir, pgdata, as_user))
+    return ScratchServer(kind, data_dir, data_dir, port=port, extension_dir=ext_dir,
+                         _handle=(bindir, pgdata, as_user), tcp_host="127.0.0.1" if tcp else None)
 
 
 def _stop_local(server: ScratchServer) -> None:
@@ -228,7 +243,7 @@ def _kill_postmaster(pgdata: Path) -> None:
 # ---------------------------------------------------------------------------------------------- pgserver
 
 
-def _start_pgserver(data_dir: Path) -> ScratchServer:
+def _start_pgserver(data_dir: Path, tcp: bool = False) -> ScratchServer:
     """pgserver's embedded binaries, run like local ones (no fsync at initdb, fsync off, immediate stop).
 
     As root, when the unprivileged user cannot execute them (pgserver lives under a private home), fall back
@@ -238,7 +253,12 @@ def _start_pgserver(data_dir: Path) -> ScratchServer:
 
     bindir = Path(pg_commands.POSTGRES_BIN_PATH)
     if _runnable_unprivileged(bindir):
-        return _start_local(bindir, data_dir, kind="pgserver")
+        return _start_local(bindir, data_dir, kind="pgserver", tcp=tcp)
+    if tcp:
+        raise InputError("the embedded pgserver can only be started through its own start-up here (as root, its "
+                         "binaries are not executable by the server user), which listens on a unix socket only; "
+                         "[tool.dbagents.scratch] env needs a host and port: set server = \"local\" (PostgreSQL's "
+                         "initdb/pg_ctl) or pass --scratch-url")
     return _start_pgserver_managed(data_dir)
 
 
@@ -319,11 +339,13 @@ def _make_data_dir() -> Path:
 
 
 @contextmanager
-def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = ()) -> Iterator[ScratchServer]:
+def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = (),
+                         tcp: bool = False) -> Iterator[ScratchServer]:
     """Start a temporary PostgreSQL server; always stop it and delete its data directory afterwards.
 
     kind: "auto" (pgserver if importable, else local binaries), "pgserver" or "local". `extensions` named by
-    the migrations steer "auto" to the local binaries when pgserver lacks one of them.
+    the migrations steer "auto" to the local binaries when pgserver lacks one of them. `tcp`: also listen on
+    127.0.0.1 (a free port), for projects that build their URL from a host and port.
     """
     chosen = choose_kind(kind, tuple(extensions))
     data_dir = _make_data_dir()
@@ -331,11 +353,11 @@ def start_scratch_server(kind: str = "auto", *, extensions: tuple[str, ...] = ()
     with _signals_raise_exit():
         try:
             if chosen == "pgserver":
-                server = _start_pgserver(data_dir)
+                server = _start_pgserver(data_dir, tcp=tcp)
             else:
                 bindir = find_local_bindir()
                 assert bindir is not None  # choose_kind checked
-                server = _start_local(bindir, data_dir)
+                server = _start_local(bindir, data_dir, tcp=tcp)
             yield server
         finally:
             try:
