@@ -107,7 +107,7 @@ def read_setup(root: Path, ini: Path, section: str = "alembic") -> AlembicSetup:
     if not location:
         if not (ini.parent / "env.py").is_file():
             others = [s for s in with_location if s != section]
-            choose = (f"; sections with a script_location: {', '.join(others)}: choose one with --alembic-name "
+            choose = (f"; sections with a script_location: {', '.join(others)}; choose one with --alembic-name "
                       "SECTION" if others else "; add script_location to it, or pass another --alembic-ini")
             raise InputError(f"[{section}] has no script_location and there is no env.py beside it{choose}",
                              path=str(ini))
