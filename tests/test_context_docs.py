@@ -9,7 +9,12 @@ Code-block convention (documented at the top of python-sqlalchemy-standards.mdc)
   - ``compile-only`` (python) needs packages or servers outside the doc: compiled, not executed;
   - ``no-transaction`` (sql) statements that PostgreSQL refuses in a transaction (CONCURRENTLY ...): each runs
     in autocommit on a fresh database;
-  - ``expect-error=SQLSTATE`` the block must fail with exactly that SQLSTATE (a bad example PostgreSQL rejects).
+  - ``expect-error=SQLSTATE`` the block must fail with exactly that SQLSTATE (a bad example PostgreSQL rejects);
+  - ``chain=NAME``  (python) the env.py and the revisions with the same chain name, in document order, form one real
+    Alembic project that tests/test_context_claims.py runs with ``alembic upgrade head`` (all revisions pending).
+- ``<!-- expect: N VERB ... -->`` lines right after a block's closing fence are claims about statement N of the block
+  (the block's own SQL statements, or the SQL a migration's ``upgrade()`` sends). tests/test_context_claims.py
+  observes them on PostgreSQL (see CLAIM_SYNTAX there).
 - Python blocks are compiled; the others are executed in a fresh module, and every MetaData they define
   (declarative bases included) is created with ``metadata.create_all`` on real PostgreSQL inside a transaction
   that is rolled back. SQL blocks run statement by statement in a rolled-back transaction.
@@ -43,7 +48,8 @@ CATALOG_IDS = (
 CATALOG_FILE = Path("/work/shared/spec/check-catalog.md")
 
 KNOWN_FLAGS = {"python": {"migration", "compile-only"}, "sql": {"no-transaction"}}
-KNOWN_KEYS = {"setup", "needs", "expect-error"}
+KNOWN_KEYS = {"setup", "needs", "expect-error", "chain"}
+CLAIM_LINE = re.compile(r"^<!-- expect: (.+) -->$")
 RULE_HEADING = re.compile(r"^## (DBA\d{3}) \S")
 
 
@@ -56,6 +62,8 @@ class Block:
     flags: set = field(default_factory=set)
     attrs: dict = field(default_factory=dict)
     rule: str | None = None  # the DBA id of the section the block is in
+    claims: list = field(default_factory=list)  # the text of each `<!-- expect: ... -->` after the block
+    end: int = 0  # 1-based line of the closing fence
 
     @property
     def id(self) -> str:
@@ -63,8 +71,13 @@ class Block:
 
 
 def parse_blocks(doc: Path) -> list[Block]:
-    blocks, rule, fence = [], None, None
+    blocks, rule, fence, last = [], None, None, None
     for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+        claim = CLAIM_LINE.match(line) if fence is None else None
+        if claim and last is not None and number == last.end + 1 + len(last.claims):
+            last.claims.append(claim.group(1))
+            continue
+        assert fence is not None or not line.startswith("<!-- expect"), f"{doc.name}:{number}: claim not after a block"
         if fence is None:
             heading = RULE_HEADING.match(line)
             if heading:
@@ -83,8 +96,9 @@ def parse_blocks(doc: Path) -> list[Block]:
                 body = []
         elif line.startswith("```"):
             fence.code = "\n".join(body) + "\n"
+            fence.end = number
             blocks.append(fence)
-            fence = None
+            fence, last = None, fence
         else:
             body.append(line)
     assert fence is None, f"{doc.name}:{fence.line}: code block never closed"
@@ -323,7 +337,25 @@ class scratch_schema:
         return False
 
 
-def run_migration(url: str, block: Block):
+def chain_before(block: Block) -> list[Block]:
+    """The migration blocks of the same `chain=` that come before `block` in its document."""
+    chain = block.attrs.get("chain")
+    if not chain or "migration" not in block.flags:
+        return []
+    return [b for b in MIGRATIONS if b.doc == block.doc and b.attrs.get("chain") == chain and b.line < block.line]
+
+
+def bundle_metadata():
+    """A MetaData with the naming convention the standards recommend (the `shop` setup's NAMING): migrations run
+    with it as `target_metadata`, as they do in a project whose env.py follows the standards."""
+    from sqlalchemy import MetaData
+
+    module = exec_in_module([SETUPS[(PY_DOC, "shop")]])
+    return MetaData(naming_convention=module.NAMING)
+
+
+def run_migration(url: str, block: Block, listen=None, upgrade_only: bool = False):
+    """upgrade() then downgrade() of a migration block in a fresh schema; `listen(engine)` may hook the engine."""
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
     from sqlalchemy import create_engine
@@ -331,20 +363,27 @@ def run_migration(url: str, block: Block):
     with scratch_schema(url) as schema:
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
                                connect_args={"options": schema.options})
+        if listen is not None:
+            listen(engine)
         try:
             with engine.connect() as conn:
                 for setup in setup_chain(block):
                     assert setup.lang == "sql", f"{block.id}: migration setups are SQL blocks"
                     for statement in split_sql(setup.code):
                         conn.exec_driver_sql(statement)
+                for earlier in chain_before(block):  # a chained revision builds on the revisions before it
+                    earlier_ctx = MigrationContext.configure(conn, opts={"target_metadata": bundle_metadata()})
+                    with Operations.context(earlier_ctx), earlier_ctx.begin_transaction():
+                        exec_in_module([earlier]).upgrade()
                 conn.commit()
                 module = exec_in_module([block])
-                ctx = MigrationContext.configure(conn)
+                ctx = MigrationContext.configure(conn, opts={"target_metadata": bundle_metadata()})
                 with Operations.context(ctx):
                     with ctx.begin_transaction():
                         module.upgrade()
-                    with ctx.begin_transaction():
-                        module.downgrade()
+                    if not upgrade_only:
+                        with ctx.begin_transaction():
+                            module.downgrade()
                 conn.commit()
         finally:
             engine.dispose()
