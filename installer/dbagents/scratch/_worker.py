@@ -1,24 +1,55 @@
 """Runs in a SUBPROCESS, in the project's directory: executes the user's Alembic env against the scratch database.
 
-Self-contained (stdlib + SQLAlchemy + Alembic, no dbagents imports) so it can run under the project's own
-interpreter. Usage: python _worker.py REQUEST.json RESULT.json
+Self-contained (stdlib + SQLAlchemy 1.3-2.x + Alembic 1.x, no dbagents imports) so it can run under the project's
+own interpreter; its two helpers `_guard.py` and `_diffs.py` sit beside it and are loaded by path (nothing is
+added to sys.path). Usage: python _worker.py REQUEST.json RESULT.json
 
-phase "up":   DBA213 heads / script errors, upgrade base -> heads one revision at a time (first failure is
-              reported), a schema snapshot before and after each revision, DBA214 compare against the env's
-              target_metadata (Alembic autogenerate, run through the env with a custom `fn`).
+Request: project_root, ini, url (the scratch database), phase ("up"/"down"), extension_hint, applied and
+snapshots (down phase); optional ini_section (Alembic's --name), script_location (for ini files without one, as
+Flask-Migrate's), app ("module:attr": a Flask app or app factory; everything then runs inside its app context).
+
+phase "up":   DBA213 heads / graph errors, upgrade base -> heads one revision at a time (first failure is
+              reported with its first database error and statement), a schema snapshot before and after each
+              revision, DBA214 compare against the env's target_metadata (Alembic autogenerate, run through the
+              env with a custom `fn`).
 phase "down": from the top, for each applied revision: downgrade it alone, compare with the snapshot before
               it (DBA215 traces), upgrade it again and compare with the snapshot after it, downgrade again.
-Every connection any code opens is checked against the scratch database (SQLAlchemy do_connect event).
+
+Result: findings, fatal (one line of context + the full error) and fatal_kind: "guard" (code tried to reach a
+database other than the scratch one; `attempts` says what), "env" (env.py, the app or the models cannot be
+imported/run: not a revision's fault), "nothing_ran" (env.py never ran the migrations, or no revision changed
+the schema), "internal" (a bug of ours). The result file is always written.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import re
 import sys
 import traceback
+import warnings
 from pathlib import Path
+
+
+def _sibling(name: str):
+    """Load `name`.py from this directory by path, without putting this directory on sys.path."""
+    module_name = f"_dbagents_scratch{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_guard = _sibling("_guard")
+_diffs = _sibling("_diffs")
+ScratchGuardError = _guard.ScratchGuardError
+describe_diff = _diffs.describe_diff
 
 SNAPSHOT_QUERIES = {
     "schema": """SELECT n.nspname, '' FROM pg_namespace n
@@ -60,10 +91,19 @@ EXTENSION_ERROR = re.compile(
     r'extension "([\w-]+)" is not available|could not open extension control file "[^"]*/([\w-]+)\.control"'
     r'|extension "([\w-]+)" (?:is not|does not)'
 )
+EXTENSION_ERROR = re.compile(
+    r'extension "([\w-]+)" is not available|could not open extension control file "[^"]*/([\w-]+)\.control"'
+    r'|extension "([\w-]+)" (?:is not|does not)'
+)
+FOLLOW_ON = re.compile(r"InFailedSqlTransaction|current transaction is aborted", re.IGNORECASE)
+MAX_LINES, MAX_CHARS = 40, 4000
+SYNC_DRIVERS_SA2, SYNC_DRIVERS_SA1 = ("psycopg", "psycopg2", "pg8000"), ("psycopg2", "pg8000")
+ASYNC_DRIVERS = ("asyncpg", "psycopg_async", "psycopg")
+HERE = os.path.dirname(os.path.realpath(__file__))
 
 
-class ScratchGuardError(RuntimeError):
-    """Raised when user code tries to connect anywhere but the scratch database."""
+class Stop(Exception):
+    """The phase cannot go on; Worker.fatal and Worker.fatal_kind say why."""
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -82,20 +122,42 @@ def revision_line(path: str, pattern: str = r"^revision\s*[:=]") -> int:
 
 
 def error_text(exc: BaseException) -> str:
+    """Type and first line of an error (the DBAPI error inside a SQLAlchemy one)."""
     orig = getattr(exc, "orig", None)
     source = orig if orig is not None else exc
     first = next((ln.strip() for ln in str(source).splitlines() if ln.strip()), "")
     return f"{type(source).__name__}: {first}" if first else type(source).__name__
 
 
-def error_line(exc: BaseException, path: str, fallback_pattern: str) -> int:
-    """The deepest traceback line inside the revision file, else the line of `def upgrade/downgrade`."""
-    line = 0
+def full_error(exc: BaseException) -> str:
+    """Type and the whole message (pydantic's detail, SyntaxError's caret…), trimmed to MAX_LINES/MAX_CHARS."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES] + [f"... ({len(lines) - MAX_LINES} more lines)"]
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_CHARS else text[:MAX_CHARS] + " ..."
+
+
+def squash(sql: str, limit: int = 300) -> str:
+    text = " ".join(str(sql).split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def line_in(frames, path: str) -> int:
+    """The deepest of `frames` (FrameSummary list) inside the file `path`."""
     real = os.path.realpath(path) if path else ""
-    for frame in traceback.extract_tb(exc.__traceback__):
+    line = 0
+    for frame in frames:
         if real and os.path.realpath(frame.filename) == real:
             line = frame.lineno or line
-    return line or revision_line(path, fallback_pattern) or revision_line(path)
+    return line
+
+
+def error_line(exc: BaseException, path: str, fallback_pattern: str) -> int:
+    """The deepest traceback line inside the revision file, else the line of `def upgrade/downgrade`."""
+    return (line_in(traceback.extract_tb(exc.__traceback__), path) or revision_line(path, fallback_pattern)
+            or revision_line(path))
 
 
 def extension_in(text: str) -> str | None:
@@ -103,19 +165,55 @@ def extension_in(text: str) -> str | None:
     return next((g for g in match.groups() if g), None) if match else None
 
 
+def _dbapi_loads(url) -> bool:
+    try:
+        dialect = url.get_dialect()
+        loader = getattr(dialect, "import_dbapi", None) or dialect.dbapi
+        loader()
+        return True
+    except Exception:  # noqa: BLE001 - NoSuchModuleError, ImportError: this interpreter lacks it
+        return False
+
+
+def _with_driver(url: str, driver: str) -> str:
+    return re.sub(r"^[\w]+(?:\+\w+)?://", f"postgresql+{driver}://", url, count=1)
+
+
+def usable_url(url: str, asynchronous: bool | None = None) -> str:
+    """`url` if this interpreter's SQLAlchemy can load its driver, else the same URL with a driver it has.
+
+    asynchronous=None keeps the URL's own kind (sync/async); True/False asks for that kind."""
+    import sqlalchemy
+    from sqlalchemy.engine.url import make_url
+
+    driver = make_url(url).drivername.partition("+")[2]
+    is_async = driver in ("asyncpg", "psycopg_async") if asynchronous is None else asynchronous
+    if (asynchronous is None or is_async == (driver in ("asyncpg", "psycopg_async"))) and _dbapi_loads(make_url(url)):
+        return url
+    sa2 = int(sqlalchemy.__version__.split(".")[0]) >= 2
+    candidates = ASYNC_DRIVERS if is_async else (SYNC_DRIVERS_SA2 if sa2 else SYNC_DRIVERS_SA1)
+    for candidate in candidates:
+        if not sa2 and candidate.startswith("psycopg") and candidate != "psycopg2":
+            continue
+        if _dbapi_loads(make_url(_with_driver(url, candidate))):
+            return _with_driver(url, candidate)
+    return url
+
+
 class Worker:
     def __init__(self, request: dict):
-        from alembic.config import Config
-
         self.request = request
         self.root = Path(request["project_root"])
         self.url = request["url"]
         self.version_table = "alembic_version"
         self.findings: list[dict] = []
         self.fatal: str | None = None
-        self.cfg = Config(request["ini"])
-        self.cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        self.fatal_kind: str | None = None
+        self.guard = _guard.Guard(self.url)
+        self.first_error: tuple | None = None  # (error, statement, stack) of the first database error of a run
         self._engine = None
+        self._async_engine_url: str | None = None
+        self.cfg = None
 
     # -- output
     def rel(self, path: str) -> str:
@@ -132,84 +230,266 @@ class Worker:
         self.findings.append({"rule": rule, "message": message, "path": self.rel(path), "line": line,
                               "obj": obj, "hint": hint, "severity": severity})
 
-    # -- safety: no connection but to the scratch database
+    def stop(self, kind: str, message: str) -> None:
+        """End the phase: the first fatal wins."""
+        if self.fatal is None:
+            self.fatal, self.fatal_kind = message, kind
+        raise Stop(message)
+
+    def project_location(self, exc: BaseException | None) -> str:
+        """'path:line' of the deepest frame of the project's own code in exc (or what caused it), else ''."""
+        root = os.path.realpath(self.root) + os.sep
+
+        def own(filename: str) -> bool:
+            real = os.path.realpath(filename or "")
+            parts = set(Path(real).parts)
+            return (real.startswith(root) and not real.startswith(HERE + os.sep)
+                    and not parts & {"site-packages", "dist-packages"})
+
+        seen: set[int] = set()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            if isinstance(exc, SyntaxError) and exc.filename and own(exc.filename):
+                return f"{self.rel(exc.filename)}:{exc.lineno or 0}"
+            found = ""
+            for frame in traceback.extract_tb(exc.__traceback__):
+                if own(frame.filename):
+                    found = f"{self.rel(frame.filename)}:{frame.lineno}"
+            if found:
+                return found
+            exc = exc.__cause__ or exc.__context__
+        return ""
+
+    def stop_env(self, what: str, exc: BaseException) -> None:
+        where = self.project_location(exc)
+        hint = ""
+        if "application context" in str(exc) and not self.request.get("app"):
+            hint = ' (env.py needs a Flask app context: set [tool.dbagents.scratch] app = "module:create_app")'
+        self.stop("env", f"{what} failed{' at ' + where if where else ''}{hint}: {full_error(exc)}")
+
+    # -- setup: config, guard, app
+    def prepare(self) -> None:
+        from alembic.config import Config
+
+        self.url = usable_url(self.url)
+        if os.environ.get("DATABASE_URL") == self.request["url"]:
+            os.environ["DATABASE_URL"] = self.url  # env.py files that read it get a driver this interpreter has
+        self.install_guard()
+        section = self.request.get("ini_section") or "alembic"
+        self.cfg = Config(self.request["ini"], ini_section=section)
+        if not self.cfg.file_config.has_section(section):
+            sections = ", ".join(self.cfg.file_config.sections()) or "none"
+            self.stop("env", f"{self.rel(self.request['ini'])} has no [{section}] section (sections: {sections})")
+        location = self.request.get("script_location")
+        if location:
+            self.cfg.set_main_option("script_location", str(location).replace("%", "%%"))
+        self.cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        self.enter_app()
+
     def install_guard(self) -> None:
         from sqlalchemy import event
-        from sqlalchemy.engine import Engine, make_url
+        from sqlalchemy.engine import Engine
 
-        expected = make_url(self.url)
-        want_db = expected.database
-        want_host = expected.query.get("host") or expected.host
+        self.guard.install_sqlalchemy()
+        self.guard.install_dbapi()
 
-        @event.listens_for(Engine, "do_connect")
-        def _only_scratch(dialect, conn_rec, cargs, cparams):  # noqa: ANN001
-            if dialect.name != "postgresql":
-                return None
-            db = cparams.get("dbname") or cparams.get("database")
-            host = cparams.get("host")
-            if db != want_db or (host and host != want_host):
-                raise ScratchGuardError(
-                    f"env.py or a migration connects to database {db!r} on host {host!r}, not the scratch "
-                    "database; make env.py take its URL from config.get_main_option('sqlalchemy.url') or "
-                    "DATABASE_URL so --scratch can redirect it"
-                )
-            return None
+        def remember_first_error(context):  # noqa: ANN001
+            if self.first_error is None:
+                self.first_error = (context.original_exception, context.statement, traceback.extract_stack())
 
-    @property
-    def engine(self):
-        if self._engine is None:
-            from sqlalchemy import create_engine, pool
+        event.listen(Engine, "handle_error", remember_first_error)
 
-            self._engine = create_engine(self.url, poolclass=pool.NullPool)
-        return self._engine
+    def enter_app(self) -> None:
+        """Import the app named by request["app"] ("module:attr"), create it if a factory, push its app context."""
+        spec = self.request.get("app")
+        if not spec:
+            return
+        module_name, _, attr = str(spec).partition(":")
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
 
-    # -- schema snapshots
+        def load():
+            target = importlib.import_module(module_name)
+            for part in (attr or "app").split("."):
+                target = getattr(target, part)
+            if callable(target) and not hasattr(target, "app_context"):
+                target = target()
+            if not hasattr(target, "app_context"):
+                raise TypeError(f"{spec} is {type(target).__name__}, not a Flask app or an app factory")
+            context = target.app_context()
+            context.push()
+            return context
+
+        try:
+            self.app_context = self.guarded(f"importing the app {spec}", load)
+        except Stop:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the project's import/creation failed
+            self.stop_env(f"importing the app {spec}", exc)
+
+    def guarded(self, what: str, action):  # noqa: ANN001
+        """Run user code; a refused connection, raised or swallowed by the code, stops the phase ("guard")."""
+        seen = len(self.guard.attempts)
+        try:
+            result = action()
+        except ScratchGuardError:
+            result = None
+        except SystemExit as exc:  # user code calling sys.exit() is an error of that code, not the end of ours
+            self._check_attempts(what, seen)
+            raise RuntimeError(f"sys.exit({exc.code!r}) was called") from exc
+        except BaseException:
+            self._check_attempts(what, seen)
+            raise
+        self._check_attempts(what, seen)
+        return result
+
+    def _check_attempts(self, what: str, seen: int) -> None:
+        attempts = self.guard.attempts[seen:]
+        if attempts:
+            more = f" (and {len(attempts) - 1} more attempts)" if len(attempts) > 1 else ""
+            self.stop("guard", f"{what}: env.py or the code it runs tried to connect to {attempts[0]}{more}, "
+                      "not the scratch database; nothing was run there")
+
+    # -- the scratch database, for snapshots
     def snapshot(self) -> dict[str, str]:
-        from sqlalchemy import text
-
         user = USER_RELATION.format(version_table=self.version_table)
+        queries = [(kind, query.replace("{user}", user).replace("%%", "%")) for kind, query in SNAPSHOT_QUERIES.items()]
         items: dict[str, str] = {}
-        with self.engine.connect() as conn:
-            for kind, query in SNAPSHOT_QUERIES.items():
-                sql = query.replace("{user}", user).replace("%%", "%")
-                for name, definition in conn.execute(text(sql)):
-                    items[f"{kind} {name}"] = definition or ""
+        for kind, rows in self._query_all(queries):
+            for name, definition in rows:
+                items[f"{kind} {name}"] = definition or ""
         return items
 
+    def _query_all(self, queries):  # noqa: ANN001
+        from sqlalchemy import create_engine, pool, text
+        from sqlalchemy.engine.url import make_url
+
+        if self._engine is None and self._async_engine_url is None:
+            sync = usable_url(self.url, asynchronous=False)
+            if _dbapi_loads(make_url(sync)):
+                self._engine = create_engine(sync, poolclass=pool.NullPool)
+            else:  # only an async driver here (asyncpg…): read through an async engine
+                self._async_engine_url = usable_url(self.url, asynchronous=True)
+        if self._engine is not None:
+            with self._engine.connect() as conn:
+                return [(kind, list(conn.execute(text(sql)))) for kind, sql in queries]
+        import asyncio
+
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        async def read():
+            engine = create_async_engine(self._async_engine_url, poolclass=pool.NullPool)
+            try:
+                async with engine.connect() as conn:
+                    return [(kind, list(await conn.execute(text(sql)))) for kind, sql in queries]
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(read())
+
     # -- alembic plumbing
-    def script(self):
+    def load_script(self):
+        """(script directory, heads, revisions base -> heads), or None after a DBA213 finding."""
         from alembic.script import ScriptDirectory
+        from alembic.script.revision import RevisionError
 
-        return ScriptDirectory.from_config(self.cfg)
+        def load():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                script = ScriptDirectory.from_config(self.cfg)
+                heads = list(script.get_heads())
+                order = list(reversed(list(script.walk_revisions("base", "heads"))))
+            notes = [str(w.message) for w in caught if re.search(r"[Rr]evision .*not present", str(w.message))]
+            return script, heads, order, notes
 
-    def run_env(self, script, fn) -> None:
+        try:
+            script, heads, order, _notes = self.guarded("loading the migration scripts", load)
+        except Stop:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sorted below: broken graph (DBA213) or broken code (env)
+            graph = isinstance(exc, RevisionError) or (isinstance(exc, KeyError) and not self.project_location(exc))
+            if not graph:
+                self.stop_env("loading the migration scripts (env/revision files)", exc)
+            notes = []
+            with warnings.catch_warnings(record=True) as caught:  # load again only to name the missing parent
+                warnings.simplefilter("always")
+                try:
+                    list(ScriptDirectory.from_config(self.cfg).walk_revisions("base", "heads"))
+                except Exception:  # noqa: BLE001
+                    pass
+            notes = [" ".join(str(w.message).split()) for w in caught if "not present" in str(w.message)]
+            self.add("DBA213", f"the revision graph cannot be loaded: {error_text(exc)}"
+                     + (f" ({'; '.join(notes[:3])})" if notes else ""),
+                     hint="fix down_revision in the revision named above (`alembic history` shows the graph)")
+            return None
+        return script, heads, order
+
+    def run_env(self, script, fn, what: str) -> int:
+        """Run env.py once with `fn` as its migration function; returns how often env.py called it.
+
+        A failure before env.py called `fn` is the env's (fatal "env"); later ones are the revision's: raised."""
         from alembic.runtime.environment import EnvironmentContext
 
-        with EnvironmentContext(self.cfg, script, fn=fn):
-            script.run_env()
+        calls = [0]
 
-    def step(self, script, revision, upgrade: bool) -> None:
+        def counted(heads, context):  # noqa: ANN001
+            calls[0] += 1
+            return fn(heads, context)
+
+        def run():
+            with EnvironmentContext(self.cfg, script, fn=counted):
+                script.run_env()
+
+        self.first_error = None
+        try:
+            self.guarded(what, run)
+        except Stop:
+            raise
+        except Exception as exc:
+            if calls[0] == 0:
+                self.stop_env(f"running env.py (for {what}, before it ran any migration)", exc)
+            raise
+        return calls[0]
+
+    def step(self, script, revision, upgrade: bool) -> int:
         from alembic.runtime.migration import RevisionStep
 
-        def fn(heads, context):
+        def fn(heads, context):  # noqa: ANN001
             self.version_table = context.opts.get("version_table") or self.version_table
             return [RevisionStep(script.revision_map, revision, upgrade)]
 
-        self.run_env(script, fn)
+        verb = "the upgrade to" if upgrade else "the downgrade of"
+        return self.run_env(script, fn, f"{verb} revision {revision.revision}")
 
-    def ordered_revisions(self, script) -> list:
-        return list(reversed(list(script.walk_revisions("base", "heads"))))
+    def failure(self, exc: BaseException, path: str, def_pattern: str) -> tuple[str, int]:
+        """(message, line) for a failed revision: the FIRST database error of the run and its statement."""
+        line = error_line(exc, path, def_pattern)
+        if self.first_error is None:
+            return error_text(exc), line
+        first, statement, stack = self.first_error
+        text = error_text(first)
+        final = getattr(exc, "orig", None) or exc
+        if final is not first and not FOLLOW_ON.search(f"{type(final).__name__} {final}"):
+            text += f" (then {error_text(exc)})"
+        if statement:
+            text += f"; statement: {squash(statement)}"
+        return text, line_in(stack, path) or line
 
     # -- phase up
     def phase_up(self) -> dict:
+        result: dict = {"applied": [], "snapshots": {}, "heads": []}
         try:
-            script = self.script()
-            heads = list(script.get_heads())
-            order = self.ordered_revisions(script)
-        except Exception as exc:  # noqa: BLE001 - alembic reports cycles, missing parents etc. as exceptions
-            self.add("DBA213", f"the revision graph cannot be loaded: {error_text(exc)}",
-                     hint="fix down_revision in the revision named above (`alembic history` shows the graph)")
-            return {"applied": [], "snapshots": {}}
+            self._up(result)
+        except Stop:
+            pass
+        return result
+
+    def _up(self, result: dict) -> None:
+        loaded = self.load_script()
+        if loaded is None:
+            return
+        script, heads, order = loaded
+        result["heads"] = heads
         if len(heads) > 1:
             by_id = {rev.revision: rev for rev in order}
             described = ", ".join(f"{h} ({self.rel(by_id[h].path)})" for h in sorted(heads) if h in by_id)
@@ -217,31 +497,43 @@ class Worker:
             self.add("DBA213", f"{len(heads)} migration heads: {described}; `alembic upgrade head` fails",
                      path=first.path if first else "", line=revision_line(first.path) if first else 0,
                      hint="alembic merge heads -m 'merge heads'  (or rebase one branch onto the other)")
-        snapshots: dict[str, dict] = {}
-        applied: list[str] = []
+        snapshots, applied = result["snapshots"], result["applied"]
         before = self.snapshot()
+        changed = False
         for rev in order:
             try:
-                self.step(script, rev, True)
-            except ScratchGuardError as exc:
-                self.fatal = str(exc)
-                break
+                calls = self.step(script, rev, True)
+            except Stop:
+                raise
             except Exception as exc:  # noqa: BLE001 - the user's migration failed: that is the finding
-                text = error_text(exc)
+                text, line = self.failure(exc, rev.path, r"^def upgrade")
                 ext = extension_in(text)
                 hint = "fix the upgrade() of this revision; later revisions were not run"
                 if ext:
-                    hint = (f"this scratch server has no extension {ext!r}: " + self.request.get("extension_hint", ""))
-                self.add("DBA213", f"upgrade to revision {rev.revision} fails: {text}", path=rev.path,
-                         line=error_line(exc, rev.path, r"^def upgrade"), hint=hint)
-                return {"applied": applied, "snapshots": snapshots, "failed": rev.revision}
+                    hint = f"this scratch server has no extension {ext!r}: " + self.request.get("extension_hint", "")
+                self.add("DBA213", f"upgrade to revision {rev.revision} fails: {text}", path=rev.path, line=line,
+                         hint=hint)
+                result["failed"] = rev.revision
+                return
+            if calls == 0:
+                self.stop("nothing_ran", f"env.py never called context.run_migrations() for the upgrade to revision "
+                          f"{rev.revision} ({self.rel(rev.path)}), so none of the {len(order)} revisions ran on the "
+                          "scratch database: env.py may migrate only schemas or tenants that already exist (a "
+                          "multi-tenant env, none exist on an empty server) or skip on a condition; pick an ini "
+                          "section that migrates the main schema (--alembic-name) or make env.py run the "
+                          "migrations on an empty database")
             after = self.snapshot()
             snapshots[rev.revision] = {"before": before, "after": after}
             applied.append(rev.revision)
+            changed = changed or after != before
             before = after
-        if self.fatal is None and applied:
+        if applied and not changed:
+            self.stop("nothing_ran", f"all {len(applied)} revisions ran (env.py called context.run_migrations()) "
+                      "but none changed the scratch database's schema: env.py may roll back its transaction "
+                      "(a connection.begin() or session that is never committed), or every revision is empty; "
+                      "check that `alembic upgrade head` on an empty database creates the tables")
+        if applied:
             self.compare_models(script)
-        return {"applied": applied, "snapshots": snapshots, "heads": heads}
 
     def compare_models(self, script) -> None:
         from alembic.autogenerate import produce_migrations
@@ -249,22 +541,23 @@ class Worker:
         diffs: list = []
         missing_metadata = []
 
-        def fn(heads, context):
+        def fn(heads, context):  # noqa: ANN001
             metadata = context.opts.get("target_metadata")
             if metadata is None:
                 missing_metadata.append(True)
             else:
                 diffs.extend(produce_migrations(context, metadata).upgrade_ops.as_diffs())
+                diffs.extend(_diffs.enum_diffs(getattr(context, "connection", None) or context.bind, metadata))
             return []
 
         try:
-            self.run_env(script, fn)
-        except ScratchGuardError as exc:
-            self.fatal = str(exc)
-            return
-        except Exception as exc:  # noqa: BLE001
-            self.add("DBA214", f"comparing the models with the migrated schema failed: {error_text(exc)}",
-                     severity="warning")
+            self.run_env(script, fn, "the comparison of the models with the migrated schema")
+        except Stop:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the comparison itself broke: say so, keep everything else
+            where = self.project_location(exc)
+            self.add("DBA214", f"comparing the models with the migrated schema failed: {full_error(exc)}"
+                     + (f" (at {where})" if where else ""), severity="warning")
             return
         if missing_metadata:
             env_py = Path(script.dir) / "env.py"
@@ -273,32 +566,44 @@ class Worker:
                      line=revision_line(str(env_py), r"target_metadata\s*="), severity="warning",
                      hint="set target_metadata = Base.metadata in env.py")
             return
-        for diff in _flatten(diffs):
+        for diff in _diffs.flatten(diffs):
             message, obj = describe_diff(diff)
-            self.add("DBA214", message, obj=obj,
-                     hint="generate the missing migration: alembic revision --autogenerate -m '...' (review it)")
+            hint = "generate the missing migration: alembic revision --autogenerate -m '...' (review it)"
+            if isinstance(diff, tuple) and diff[0] == "modify_enum":
+                hint = ("autogenerate does not see enum values: write the migration by hand "
+                        "(op.execute(\"ALTER TYPE ... ADD VALUE '...'\"))")
+            self.add("DBA214", message, obj=obj, hint=hint)
 
     # -- phase down
     def phase_down(self, applied: list[str], snapshots: dict) -> dict:
-        script = self.script()
-        by_id = {rev.revision: rev for rev in script.walk_revisions("base", "heads")}
+        result = {"checked": 0}
+        try:
+            self._down(applied, snapshots, result)
+        except Stop:
+            pass
+        return result
+
+    def _down(self, applied: list[str], snapshots: dict, result: dict) -> None:
+        loaded = self.load_script()
+        if loaded is None:
+            return
+        script = loaded[0]
+        by_id = {rev.revision: rev for rev in loaded[2]}
         reported: set[str] = set()
-        checked = 0
         for revision in reversed(applied):
             rev = by_id[revision]
             snap = snapshots[revision]
             try:
                 self.step(script, rev, False)
-            except ScratchGuardError as exc:
-                self.fatal = str(exc)
-                break
+            except Stop:
+                raise
             except Exception as exc:  # noqa: BLE001
-                self.add("DBA215", f"downgrade of revision {revision} fails: {error_text(exc)}", path=rev.path,
-                         line=error_line(exc, rev.path, r"^def downgrade"),
+                text, line = self.failure(exc, rev.path, r"^def downgrade")
+                self.add("DBA215", f"downgrade of revision {revision} fails: {text}", path=rev.path, line=line,
                          hint="fix downgrade() so it undoes exactly what upgrade() did; older revisions were "
                          "not checked")
-                break
-            checked += 1
+                return
+            result["checked"] += 1
             traces = _diff(snap["before"], self.snapshot(), reported)
             if traces:
                 self.add("DBA215", f"downgrade of revision {revision} does not restore the schema before it: "
@@ -314,64 +619,14 @@ class Worker:
                              line=revision_line(rev.path, r"^def upgrade"),
                              hint="upgrade() must not depend on state its downgrade() leaves behind")
                 self.step(script, rev, False)
-            except ScratchGuardError as exc:
-                self.fatal = str(exc)
-                break
+            except Stop:
+                raise
             except Exception as exc:  # noqa: BLE001
-                self.add("DBA215", f"upgrade of revision {revision} again after its downgrade fails: "
-                         f"{error_text(exc)}", path=rev.path, line=error_line(exc, rev.path, r"^def upgrade"),
+                text, line = self.failure(exc, rev.path, r"^def upgrade")
+                self.add("DBA215", f"upgrade of revision {revision} again after its downgrade fails: {text}",
+                         path=rev.path, line=line,
                          hint="downgrade() leaves something behind that upgrade() trips over")
-                break
-        return {"checked": checked}
-
-
-def _flatten(diffs):
-    for diff in diffs:
-        if isinstance(diff, list):
-            yield from _flatten(diff)
-        else:
-            yield diff
-
-
-def _qual(schema, *names) -> str:
-    return ".".join([schema or "public", *[n for n in names if n]])
-
-
-def describe_diff(diff: tuple) -> tuple[str, str]:
-    """A one-line message and obj for one Alembic autogenerate diff tuple."""
-    kind = diff[0]
-    if kind in ("add_table", "remove_table"):
-        table = diff[1]
-        obj = _qual(table.schema, table.name)
-        if kind == "add_table":
-            return f"model table {obj} does not exist after the migrations (missing migration)", obj
-        return f"table {obj} exists after the migrations but no model maps it", obj
-    if kind in ("add_column", "remove_column"):
-        schema, table, column = diff[1], diff[2], diff[3]
-        obj = _qual(schema, table, column.name)
-        if kind == "add_column":
-            return f"model column {obj} does not exist after the migrations (missing migration)", obj
-        return f"column {obj} exists after the migrations but the model does not map it", obj
-    if kind in ("add_index", "remove_index"):
-        index = diff[1]
-        table = index.table
-        obj = _qual(table.schema if table is not None else None, table.name if table is not None else "")
-        cols = ", ".join(str(getattr(c, "name", c)) for c in index.expressions)
-        where = "model" if kind == "add_index" else "database"
-        return f"index {index.name} ({cols}) on {obj} exists only in the {where}", obj
-    if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
-        constraint = diff[1]
-        table = getattr(constraint, "table", None) or getattr(constraint, "parent", None)
-        obj = _qual(getattr(table, "schema", None), getattr(table, "name", ""))
-        where = "model" if kind.startswith("add") else "database"
-        return f"{type(constraint).__name__} {constraint.name or '(unnamed)'} on {obj} exists only in the {where}", obj
-    if kind.startswith("modify_"):
-        schema, table, column = diff[1], diff[2], diff[3]
-        obj = _qual(schema, table, column)
-        what = kind[len("modify_"):]
-        old, new = diff[-2], diff[-1]
-        return f"column {obj}: {what} is {old!r} in the database but {new!r} in the model", obj
-    return f"models and migrated schema differ: {kind} {diff[1:]!r}"[:300], ""
+                return
 
 
 def _diff(expected: dict, actual: dict, reported: set[str]) -> list[str]:
@@ -391,21 +646,36 @@ def _diff(expected: dict, actual: dict, reported: set[str]) -> list[str]:
     return lines[:20]
 
 
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"
+
+
 def main(argv: list[str]) -> int:
-    request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-    result: dict = {"findings": []}
+    result: dict = {"findings": [], "fatal": None, "fatal_kind": None, "attempts": []}
+    worker = None
     try:
+        request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
         worker = Worker(request)
-        worker.install_guard()
+        worker.prepare()
         if request["phase"] == "up":
             result.update(worker.phase_up())
         else:
             result.update(worker.phase_down(request["applied"], request["snapshots"]))
+    except Stop:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - a bug of ours (or an interrupt): reported, never lost
+        result["fatal"] = f"internal error of the scratch worker at {_where(exc)}: {full_error(exc)}"
+        result["fatal_kind"] = "internal"
+    if worker is not None:
         result["findings"] = worker.findings
-        result["fatal"] = worker.fatal
         result["version_table"] = worker.version_table
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-        result["fatal"] = f"{error_text(exc)} (in {traceback.extract_tb(exc.__traceback__)[-1].filename})"
+        result["attempts"] = list(worker.guard.attempts)
+        if worker.fatal is not None and result["fatal_kind"] != "internal":
+            result["fatal"], result["fatal_kind"] = worker.fatal, worker.fatal_kind
     Path(argv[2]).write_text(json.dumps(result), encoding="utf-8")
     return 0
 
