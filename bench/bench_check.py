@@ -151,26 +151,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; medians are printed")
     args = parser.parse_args()
 
-    from dbagents.check.cache import CACHE_DIR
+    from dbagents.check import cache as result_cache
     from dbagents.check.engine import check_tree
     from dbagents.check.registry import selected_ids
     from dbagents.config import Config
 
     tmp = None
+    cache_home = tempfile.mkdtemp(prefix="dbagents-bench-cache-")  # the user's own cache stays untouched
+    os.environ[result_cache.ENV_VAR] = cache_home
     if args.tree:
         root = Path(args.tree).resolve()
     else:
         tmp = Path(tempfile.mkdtemp(prefix="dbagents-bench-"))
         root = tmp / "tree"
         generate(root, args.lines)
-    shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
     try:
         enabled = selected_ids([], [], [])
         bares, colds, warms = [], [], []
         for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits all three alike
             gc.collect()  # nothing of the previous repetition is left for the collector to walk
             bare, files, lines = bare_parse(root)
-            shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
+            result_cache.clear(root)
             gc.collect()
             start = time.perf_counter()
             cold = check_tree([root], root=root, config=Config(), enabled=enabled, use_cache=True)
@@ -196,7 +197,7 @@ def main() -> None:
         print(f"findings: {found}; cores: {os.cpu_count()}; python {sys.version.split()[0]}")
         print(f"peak memory: main {peak_self:.0f} MB, largest worker {peak_children:.0f} MB  (goal < 1024 MB)")
     finally:
-        shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
+        shutil.rmtree(cache_home, ignore_errors=True)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 

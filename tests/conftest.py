@@ -19,6 +19,14 @@ def repo_root() -> Path:
     return REPO
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_result_cache(tmp_path_factory):
+    """`dbagents check` keeps its result cache per user; tests (and the CLIs they start) use their own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBAGENTS_CACHE_DIR", str(tmp_path_factory.mktemp("dbagents-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
     """A throwaway PostgreSQL server (embedded pgserver); yields an object with `.uri(dbname)` and `.createdb()`."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dbagents.check import cache as result_cache
 from dbagents.check.engine import PARALLEL_MIN_FILES, check_tree
 from dbagents.config import Config
 
@@ -172,10 +173,11 @@ def test_cache_reused_and_never_wrong_after_edit(tmp_path):
     (tmp_path / "q.py").write_text(BAD)
     edited = check_tree([tmp_path], root=tmp_path, config=cfg, enabled={"DBA114"})
     assert [f.rule_id for f in edited.findings] == ["DBA114"] and edited.cache_hits == 0
-    assert (tmp_path / ".dbagents_cache" / ".gitignore").exists()
+    assert not (tmp_path / ".dbagents_cache").exists()  # the cache lives per user, never in the checked tree
+    cached = result_cache.cache_file(tmp_path)
+    assert cached.is_file() and cached.parent == result_cache.cache_dir()
     # a corrupt cache is ignored, not fatal
-    for p in (tmp_path / ".dbagents_cache").glob("*.pickle"):
-        p.write_bytes(b"garbage")
+    cached.write_bytes(b"garbage")
     assert [f.rule_id for f in check_tree([tmp_path], root=tmp_path, config=cfg, enabled={"DBA114"}).findings] == ["DBA114"]
 
 

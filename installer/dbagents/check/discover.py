@@ -35,13 +35,17 @@ def _excluded(rel: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def discover(paths: list[Path], root: Path, exclude: list[str]) -> list[tuple[Path, str, str]]:
+def discover(paths: list[Path], root: Path, exclude: list[str],
+             skipped: list[tuple[str, str]] | None = None) -> list[tuple[Path, str, str]]:
     """Return (absolute path, POSIX path relative to root, kind) for every file to check, sorted.
 
     Files named explicitly are always checked; walked folders honour .gitignore (nested ones too),
-    SKIP_DIRS, virtualenvs (a folder with pyvenv.cfg) and the config's exclude globs.
+    SKIP_DIRS, virtualenvs (a folder with pyvenv.cfg) and the config's exclude globs. Symbolic links to
+    folders are not entered; a symbolic link to a file outside `root` is not followed but added to
+    `skipped` as (relative path, kind), so the run can say it was not checked.
     """
     found: dict[str, tuple[Path, str, str]] = {}
+    outside = _Outside(root, skipped if skipped is not None else [])
     for start in paths:
         start = start.resolve()
         if start.is_file():
@@ -51,7 +55,8 @@ def discover(paths: list[Path], root: Path, exclude: list[str]) -> list[tuple[Pa
                 found[rel] = (start, rel, kind)
             continue
         chain = [(rules, start.relative_to(rules.base).as_posix()) for rules in _inherited_ignores(start, root)]
-        _walk(start, _relative(start, root), exclude, found, [(r, "" if f == "." else f) for r, f in chain])
+        _walk(start, _relative(start, root), exclude, found, [(r, "" if f == "." else f) for r, f in chain], outside)
+    outside.skipped.sort()
     return [found[k] for k in sorted(found)]
 
 
@@ -89,34 +94,53 @@ def _join(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder and folder != "." else name
 
 
-def _walk(folder: Path, rel: str, exclude, found, chain: list[tuple[IgnoreRules, str]]) -> None:
-    """Relative paths are built as strings on the way down (one Path per kept file only)."""
-    local = IgnoreRules.load(folder)
-    if local:
-        chain = [*chain, (local, "")]
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        name = entry.name
+class _Outside:
+    """Symbolic links to files must resolve inside this real folder; the others are collected in `skipped`."""
+
+    def __init__(self, root: Path, skipped: list[tuple[str, str]]):
+        self.boundary = os.path.realpath(root)
+        self.prefix = self.boundary.rstrip(os.sep) + os.sep
+        self.skipped = skipped
+
+    def __call__(self, path: str) -> bool:
+        return not os.path.realpath(path).startswith(self.prefix)
+
+
+def _walk(folder: Path, rel: str, exclude, found, chain: list[tuple[IgnoreRules, str]], outside: _Outside) -> None:
+    """Relative paths are built as strings on the way down (one Path per kept file only). A stack, not
+    recursion: a tree nested thousands of folders deep is walked like any other."""
+    stack = [(folder, rel, chain)]
+    while stack:
+        folder, rel, chain = stack.pop()
+        local = IgnoreRules.load(folder)
+        if local:
+            chain = [*chain, (local, "")]
         try:
-            is_dir = entry.is_dir(follow_symlinks=False)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             continue
-        if is_dir:
-            if name in SKIP_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+        for entry in entries:
+            name = entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
                 continue
-            child = _join(rel, name)
-            if _ignored(name, True, chain) or _excluded(child, exclude):
-                continue
-            _walk(Path(entry.path), child, exclude, found,
-                  [(rules, f"{inner}/{name}" if inner else name) for rules, inner in chain])
-        elif entry.is_file():
-            kind = NAMED.get(name) or SUFFIXES.get(os.path.splitext(name)[1])
-            if not kind:
-                continue
-            child = _join(rel, name)
-            if _ignored(name, False, chain) or _excluded(child, exclude):
-                continue
-            found[child] = (Path(entry.path), child, kind)
+            if is_dir:
+                if name in SKIP_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue
+                child = _join(rel, name)
+                if _ignored(name, True, chain) or _excluded(child, exclude):
+                    continue
+                stack.append((Path(entry.path), child, [(rules, f"{inner}/{name}" if inner else name)
+                                                        for rules, inner in chain]))
+            elif entry.is_file():
+                kind = NAMED.get(name) or SUFFIXES.get(os.path.splitext(name)[1])
+                if not kind:
+                    continue
+                child = _join(rel, name)
+                if _ignored(name, False, chain) or _excluded(child, exclude):
+                    continue
+                if entry.is_symlink() and outside(entry.path):
+                    outside.skipped.append((child, kind))
+                    continue
+                found[child] = (Path(entry.path), child, kind)

@@ -68,6 +68,9 @@ def _shows_database_code(data: bytes) -> bool:
 
 
 PARALLEL_MIN_FILES = 48  # below this, a process pool costs more than it saves
+# Larger files are reported (DBA000) and not read: parsing and indexing cost about 140 MB of memory and a
+# second per MB of source, and the largest hand-written or generated files of real projects stay near 1 MB.
+MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -126,12 +129,23 @@ def paused_gc():
             gc.enable()
 
 
+def not_checked(relpath: str, message: str, hint: str, line: int = 0) -> Finding:
+    """The DBA000 note for a file (or a project-wide rule) the engine could not check."""
+    return Finding(relpath, line, 1 if line else 0, SYNTAX_ERROR.id, f"not checked: {message}", SYNTAX_ERROR.severity,
+                   hint)
+
+
 def analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str) -> FileResult:
     """Parse one file once, extract its facts and run the module rules on it (worker side)."""
     walk_cache.reset()
     try:
         with paused_gc():
             return _analyze(path, relpath, kind, data, file_digest)
+    except RecursionError:  # ast.parse bounds nesting by the recursion limit; an analysis may go deeper
+        return FileResult(relpath, kind, file_digest, parsed=True, findings=[
+            not_checked(relpath, "its code is nested too deeply to analyse (an expression or statement "
+                        "chain deeper than Python's recursion limit)", "split the deeply nested expression", 1)
+        ])
     finally:
         walk_cache.reset()
 
@@ -247,20 +261,59 @@ def check_tree(
         return _check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs, use_cache=use_cache)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def read_source(path: Path) -> bytes:
+    """A checked file's bytes; _TooLarge beyond MAX_FILE_BYTES (never read whole, whatever its size)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise _TooLarge(size)
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _TooLarge(len(data))
+    return data
+
+
+def _unread(relpath: str, kind: str, finding: Finding) -> FileResult:
+    return FileResult(relpath, kind, "", findings=[finding])
+
+
 def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcome:
-    files = discover(paths, root, config.exclude)
-    cache_root = config.root or root
-    cached, cached_project = result_cache.load(cache_root, root) if use_cache else ({}, None)
+    skipped: list[tuple[str, str]] = []
+    files = discover(paths, root, config.exclude, skipped=skipped)
+    where = {relpath: (path, kind) for path, relpath, kind in files}
+
+    def rebuild(relpath: str) -> dict:  # facts of one file whose cached facts were malformed
+        path, kind = where[relpath]
+        try:
+            data = read_source(path)
+        except (OSError, _TooLarge):
+            return {}
+        return screen(path, relpath, kind, data, result_cache.digest(data)).facts
+
+    cached, cached_project = result_cache.load(root, rebuild) if use_cache else ({}, None)
     results: dict[str, FileResult] = {}
+    for relpath, kind in skipped:
+        results[relpath] = _unread(relpath, kind, not_checked(
+            relpath, "a symbolic link to a file outside the checked folder (not followed)",
+            "check the folder it points into, or name the file on the command line"))
     todo = []
     hits = 0
     for path, relpath, kind in files:
         try:
-            data = path.read_bytes()
+            data = read_source(path)
+        except _TooLarge as exc:
+            size = exc.args[0]
+            results[relpath] = _unread(relpath, kind, not_checked(
+                relpath, f"{size / 1048576:.1f} MiB is more than the {MAX_FILE_BYTES // 1048576} MiB dbagents "
+                "reads of one file", "exclude generated files, or split the file"))
+            continue
         except OSError as exc:
-            results[relpath] = FileResult(relpath, kind, "", findings=[
-                Finding(relpath, 0, 0, SYNTAX_ERROR.id, f"cannot read file: {exc.strerror}", SYNTAX_ERROR.severity)
-            ])
+            results[relpath] = _unread(relpath, kind, Finding(
+                relpath, 0, 0, SYNTAX_ERROR.id, f"cannot read file: {exc.strerror}", SYNTAX_ERROR.severity))
             continue
         file_digest = result_cache.digest(data)
         previous = cached.get(relpath)
@@ -281,15 +334,27 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
     if cached_project is not None and cached_project[0] == key:
         project_findings = cached_project[1]  # nothing any project rule reads has changed
     else:
-        project_findings = [f for cls in static_rules().values() if issubclass(cls, ProjectRule) and cls.id in enabled
-                            for f in cls().check(project)]
+        project_findings = _project_findings(project, enabled)
     if use_cache and (todo or cached_project is None or cached_project[0] != key):
-        result_cache.save(cache_root, root, results, (key, project_findings))
+        result_cache.save(root, results, (key, project_findings))
     findings: list[Finding] = list(project_findings)
     for result in results.values():
         findings.extend(result.findings)
     kept = filter_findings(findings, project, enabled)
     return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits)
+
+
+def _project_findings(project: Project, enabled: set[str]) -> list[Finding]:
+    findings: list[Finding] = []
+    for cls in static_rules().values():
+        if issubclass(cls, ProjectRule) and cls.id in enabled:
+            try:
+                findings.extend(cls().check(project))
+            except RecursionError:  # facts chained deeper than the recursion limit (e.g. endless re-exports)
+                findings.append(not_checked("", f"project-wide rule {cls.id} stopped: the project's facts are "
+                                            "chained too deeply to follow", "report this to dbagents with the "
+                                            "files involved"))
+    return findings
 
 
 def filter_findings(findings, project: Project, enabled: set[str]) -> list[Finding]:

@@ -3,7 +3,8 @@
 - ``KEY``: the name its facts are stored under (``ctx.facts[KEY]``, ``project.module_facts(KEY)``);
 - ``TRIGGERS``: substrings; the extractor runs only on files containing one of them;
 - ``KINDS`` (optional, default ``("python",)``): which file kinds it reads (``python``, ``ini``);
-- ``extract(src: SourceFile) -> object | None``: picklable facts for one file (run in workers, cached);
+- ``extract(src: SourceFile) -> object | None``: facts for one file, built of builtins and the dataclasses
+  registered in ``check/codec.py`` (run in workers, kept in the result cache);
 - ``build(project) -> object`` (optional): project-wide facts from all files' facts, via ``project.get(KEY)``.
 
 Extractors never read files themselves and never import user code.
