@@ -40,7 +40,9 @@ def _check_root(paths: list[Path]) -> Path:
 @format_option()
 @fail_on_option(default=None)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="pyproject.toml to use.")
-@click.option("--no-cache", is_flag=True, help="Do not read or write .dbagents_cache/.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (kept per user, in "
+              "$DBAGENTS_CACHE_DIR, else $XDG_CACHE_HOME/dbagents, else ~/.cache/dbagents).")
+@click.option("--cache-clear", is_flag=True, help="Delete this folder's cached results before the run.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
 @click.option("--database-url", help="Also run the live catalog checks against this PostgreSQL (read-only). "
               "For the schema and performance groups, $DATABASE_URL is used when this is not given.")
@@ -52,8 +54,8 @@ def _check_root(paths: list[Path]) -> Path:
 @click.option("--alembic-name", metavar="SECTION", help="Section of alembic.ini for --scratch, like alembic's --name "
               "(default: alembic).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of the findings (text format).")
-def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, database_url, schemas, scratch,
-              scratch_url, alembic_ini, alembic_name, statistics):
+def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_clear, jobs, database_url, schemas,
+              scratch, scratch_url, alembic_ini, alembic_name, statistics):
     """Check SQLAlchemy models, Alembic migrations and raw SQL; optionally a live PostgreSQL.
 
     ARGS: an optional GROUP (models, migrations, schema, performance, security) followed by PATHS
@@ -81,6 +83,10 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, jobs, d
     enabled = selected_ids(groups, cli_select or config.select, config.ignore + cli_ignore)
     threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.ERROR)
 
+    if cache_clear:
+        from dbagents.check.cache import clear
+
+        clear(root)
     outcome = check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs,
                          use_cache=config.cache and not no_cache)
     findings = list(outcome.findings)
