@@ -83,8 +83,13 @@ def safe_destination(target: Target, relpath: str, where: str = "the bundle") ->
 
 
 def safe_project_file(target: Target, name: str) -> Path:
-    """A file directly in the project root (e.g. .mcp.json) that is not a symlink leading elsewhere."""
+    """A file directly in the project root (e.g. .mcp.json) that is not a symlink leading elsewhere.
+
+    `name` may come from a manifest a repository ships: a bare file name only, never a path.
+    """
     assert target.project_root is not None
+    if not name or name in (".", "..") or any(c in name for c in "/\\\x00") or PurePosixPath(name).is_absolute():
+        raise InputError(f"refusing to write outside the project: unsafe file name {name!r} in the manifest")
     path = target.project_root / name
     if path.is_symlink():
         resolved = path.resolve()
