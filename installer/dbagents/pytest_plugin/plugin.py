@@ -73,9 +73,24 @@ def _activate(config: pytest.Config, mode: str) -> None:
         mode=mode,
         threshold=_threshold(config),
         allow=tuple(p.strip() for p in config.getini("dbagents_nplusone_allow") if p.strip()),
-        report=Path(report).absolute() if report else None,
+        report=_report_path(config, report) if report else None,
     )
     config.pluginmanager.register(NPlusOnePlugin(config, settings), _PLUGIN_NAME)
+
+
+def _report_path(config: pytest.Config, given: str) -> Path:
+    """--dbagents-report as given absolutely, else relative to where pytest was started, and then it must stay
+    inside the rootdir (an `addopts` line in a repository's config could otherwise aim it anywhere)."""
+    path = Path(given)
+    if path.is_absolute():
+        return path
+    path = config.invocation_params.dir / path
+    rootdir = config.rootpath.resolve()
+    resolved = path.resolve()  # `..` and symlinked folders included
+    if resolved != rootdir and not resolved.is_relative_to(rootdir):
+        raise pytest.UsageError(f"--dbagents-report {given}: a relative report path must stay inside the rootdir "
+                                f"{rootdir}; give an absolute path to write elsewhere")
+    return path.absolute()
 
 
 def _mode(config: pytest.Config) -> str:
