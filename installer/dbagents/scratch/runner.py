@@ -225,11 +225,6 @@ def _to_finding(data: dict) -> Finding:
                    Severity.parse(data["severity"]), data.get("hint", ""), data.get("obj", ""))
 
 
-def schema_changed(result: dict) -> bool:
-    """Whether any applied revision changed the schema (snapshots before and after each one)."""
-    return any(snap.get("before") != snap.get("after") for snap in (result.get("snapshots") or {}).values())
-
-
 # ---------------------------------------------------------------------------------------------- what ran
 
 
@@ -364,11 +359,6 @@ def _run(root: Path, alembic_ini, alembic_name, scratch_url, settings, select, g
         stopped = f", stopped at {up['failed']}" if up.get("failed") else ""
         plan.ran.append(f"upgrade walk over {len(applied)} revision{'s' if len(applied) != 1 else ''}{stopped} "
                         "(DBA213)")
-        if applied and not up.get("failed") and not schema_changed(up):
-            raise ScratchError(f"--scratch: {len(applied)} revisions ran and none changed the scratch database's "
-                               "schema, so nothing was checked; env.py probably migrates only schemas or tenants "
-                               "that already exist (an empty server has none) or skips the migrations under a "
-                               "condition that holds here")
         if plan.compare and applied and not up.get("failed"):
             plan.ran.append("model comparison (DBA214)")
         if applied and plan.live:
