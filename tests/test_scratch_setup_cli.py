@@ -89,7 +89,6 @@ def test_a_run_that_changes_nothing_is_not_all_checks_passed(run_cli, tmp_path):
 
 @pytest.mark.slow
 def test_flask_migrate_project_runs_in_its_app_context(run_cli, tmp_path):
-    pytest.importorskip("flask_migrate")
     project = _copy(tmp_path, "scratch_setup_flask")
     result = run_cli("check", "--scratch", "--no-cache", "--format", "json", cwd=project,
                      env={**NO_VENV, "FLASK_APP": ""})
