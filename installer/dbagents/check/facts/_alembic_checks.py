@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbagents.check.facts._alembic_model import Call, Op, Ref, Revision, iter_calls
+from dbagents.check.facts._alembic_model import Call, EnvScript, Op, Ref, Revision, iter_calls
 
 STRING_TYPES = {"String", "VARCHAR", "Unicode", "NVARCHAR", "CHAR", "NCHAR"}
 TEXT_TYPES = {"Text", "TEXT", "UnicodeText", "CITEXT"}
@@ -109,6 +109,23 @@ def locks_existing_table(rev: Revision, op: Op) -> bool:
     return False
 
 
+def env_script(project, env) -> EnvScript | None:
+    """The env.py facts of a migration environment (None when it has no env.py we read)."""
+    if not env.env_py:
+        return None
+    for _relpath, facts in project.module_facts("alembic"):
+        if facts.env is not None and facts.env.relpath == env.env_py:
+            return facts.env
+    return None
+
+
+def first_commit_line(rev: Revision, after: int = 0) -> int:
+    """Line of the first upgrade() operation after line `after` that runs once the migration transaction has been
+    committed (inside `autocommit_block()` or after an explicit COMMIT); 0 when there is none."""
+    lines = [op.line for op in rev.upgrade_ops() if op.autocommit and op.line > after]
+    return min(lines) if lines else 0
+
+
 def calls_in(value: Any) -> list[Call]:
     return list(iter_calls(value))
 
@@ -128,6 +145,10 @@ def run_migrations_online():
         with context.begin_transaction():
             context.run_migrations()
 '''
+ENV_PY_LOCAL_TIMEOUT = ENV_PY.replace(
+    "            context.run_migrations()",
+    "            connection.exec_driver_sql(\"SET LOCAL lock_timeout = '5s'\")\n            context.run_migrations()",
+)
 ENV_PY_TIMEOUT = ENV_PY.replace(
     "        with context.begin_transaction():",
     "        connection.exec_driver_sql(\"SET lock_timeout = '5s'\")\n        with context.begin_transaction():",

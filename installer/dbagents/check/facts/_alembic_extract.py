@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from dbagents.check.facts._alembic_model import (
@@ -444,6 +445,16 @@ def _timeout_line(tree: ast.Module) -> int:
     return 0
 
 
+LOCAL_SETTING = re.compile(r"\bset\s+local\b|set_config\s*\([^)]*,\s*true\s*\)", re.I)
+
+
+def _timeout_is_local(tree: ast.Module) -> bool:
+    """True when every string that sets a timeout does it transaction-locally (SET LOCAL, set_config(..., true))."""
+    found = [node.value for node in walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             and any(word in node.value.lower() for word in TIMEOUT_WORDS)]
+    return bool(found) and all(LOCAL_SETTING.search(text) for text in found)
+
+
 def _imports(tree: ast.Module) -> list[tuple[str, tuple[str, ...], int]]:
     out = []
     for stmt in tree.body:
@@ -501,6 +512,7 @@ def extract_revision(tree: ast.Module, relpath: str) -> Revision | None:
             if action.kind == "create_table" and action.table:
                 revision.creates_tables.add(action.table)
     revision.timeout_line = _timeout_line(tree)
+    revision.timeout_local = _timeout_is_local(tree)
     revision.imports = _imports(tree)
     return revision
 
@@ -524,6 +536,7 @@ def extract_env(tree: ast.Module, text: str, relpath: str) -> EnvScript | None:
     if env.configure_line == 0:
         return None
     env.timeout_line = _timeout_line(tree)
+    env.timeout_local = _timeout_is_local(tree)
     return env
 
 

@@ -140,6 +140,7 @@ class Revision:
     ops: list[Op] = field(default_factory=list)
     creates_tables: set[str] = field(default_factory=set)
     timeout_line: int = 0  # where lock_timeout/statement_timeout is set in this revision (0 = not set)
+    timeout_local: bool = False  # ... only with SET LOCAL / set_config(..., true): gone at the next commit
     imports: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)  # (module, names, line)
     env: str = ""  # filled by build(): the env this revision belongs to
 
@@ -160,6 +161,7 @@ class EnvScript:
 
     relpath: str
     timeout_line: int = 0
+    timeout_local: bool = False  # every timeout it sets is SET LOCAL / set_config(..., true): ends at a commit
     autocommit: bool = False  # isolation_level="AUTOCOMMIT" or transactional_ddl=False: no migration transaction
     transaction_per_migration: bool = False
     configure_line: int = 0

@@ -20,7 +20,9 @@ class MetaDataWithoutNamingConvention(ProjectRule):
     groups = ("models", "migrations")
     severity = Severity.INFO
     summary = "MetaData() without naming_convention (also the implicit one of DeclarativeBase/declarative_base())."
-    hint = "MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': …, 'ck': …, 'fk': …, 'pk': 'pk_%(table_name)s'})"
+    hint = ("MetaData(naming_convention={'ix': 'ix_%(column_0_label)s', 'uq': …, "
+            "'ck': 'ck_%(table_name)s_%(constraint_name)s', 'fk': …, 'pk': 'pk_%(table_name)s'}); "
+            "then name constraints in migrations with op.f('…')")
     doc = """
 ## What it does
 Reports, at module or class level (outside Alembic revision files): `MetaData()` without a
@@ -51,6 +53,10 @@ class Base(DeclarativeBase):
         "pk": "pk_%(table_name)s",
     })
 ```
+Once env.py passes this MetaData as `target_metadata`, Alembic applies the convention to `op.create_*` names
+as well: with the `ck` pattern above, `op.create_check_constraint("ck_users_age", ...)` creates
+`ck_users_ck_users_age`. Write hand-made names as `op.f("ck_users_age")` (final, as autogenerate does), so raw
+SQL such as `VALIDATE CONSTRAINT ck_users_age` names the constraint that exists.
 """
     valid = [
         Example(

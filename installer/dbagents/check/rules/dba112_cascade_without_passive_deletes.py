@@ -32,7 +32,9 @@ class CascadeWithoutPassiveDeletes(ProjectRule):
     groups = ("models", "performance")
     severity = Severity.WARNING
     summary = "FK has ondelete='CASCADE' but the parent's relationship lacks passive_deletes=True."
-    hint = "add passive_deletes=True to the parent's relationship so the database does the cascade"
+    hint = ("add passive_deletes=True together with the delete cascade, cascade=\"all, delete-orphan\", to the "
+            "parent's relationship: the database deletes unloaded children, the ORM deletes loaded ones "
+            "(without the delete cascade it sets their foreign key to NULL)")
     doc = """
 ## What it does
 Finds one-to-many (and one-to-one) relationships from a parent class to a child class whose foreign key to
@@ -44,7 +46,10 @@ relationships are left alone.
 Without `passive_deletes=True`, `session.delete(parent)` first loads every child row into the session
 (one SELECT, then one DELETE or UPDATE per child) although the database would delete them in one step.
 With large collections this is slow and memory hungry; without `cascade="all, delete"` the ORM even sets
-the children's foreign key to NULL before the parent row goes, defeating the cascade.
+the children's foreign key to NULL before the parent row goes, defeating the cascade. `passive_deletes=True`
+alone is not enough either: it only leaves *unloaded* children to the database. Once the collection is loaded
+(a `selectinload`, an earlier access), the ORM still nulls the children's key unless the relationship has the
+delete cascade — with a NOT NULL foreign key the delete fails with NotNullViolation. Use both.
 
 ## Example
 ```python
@@ -64,7 +69,8 @@ class Child(Base):
         Example(
             HEAD + "class Parent(Base):\n    __tablename__ = 'parents'\n"
             "    id: Mapped[int] = mapped_column(primary_key=True)\n"
-            "    children: Mapped[list['Child']] = relationship(back_populates='parent', passive_deletes=True)\n"
+            "    children: Mapped[list['Child']] = relationship(back_populates='parent',"
+            " cascade='all, delete-orphan', passive_deletes=True)\n"
             + CHILD + "    parent: Mapped['Parent'] = relationship(back_populates='children')\n",
         ),
     ]

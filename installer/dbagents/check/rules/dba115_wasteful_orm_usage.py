@@ -82,8 +82,11 @@ never-executed statement is reported: counting or seeding a few fixture rows the
 `len(q.all())` transfers and materialises every row (and every ORM object, with identity-map bookkeeping) to
 produce one integer that the database computes from an index. A statement object does nothing until it is
 executed: `delete(User).where(...)` alone deletes nothing, which is a silent bug. Committing per added row
-costs one round trip and one fsync per row; and row-by-row ORM adds are many times slower than one
-`insert()` executed with a list of parameter dicts (insertmanyvalues batching).
+costs one round trip and one fsync per row. Without a per-row commit or flush, `add()` in a loop is *not* one
+INSERT per row — the flush batches the INSERTs (insertmanyvalues: 2,500 adds are 3 executions on
+PostgreSQL) — but every row still becomes an ORM object the session builds, tracks and keeps in memory until
+the flush; `session.execute(insert(Model), list_of_dicts)` skips that work, and `COPY` is faster still for
+very large loads.
 
 ## Example
 ```python
@@ -189,8 +192,10 @@ session.commit()
                            hint="add all rows (or one insert() with a list of dicts), then commit once")
             yield f if sync == "commit" else f.with_severity(Severity.INFO)
         elif self._large_input(loop.iter):
-            f = ctx.report(self, add, "session.add() row by row over a large input",
-                           hint="session.execute(insert(Model), list_of_dicts) inserts in batches")
+            f = ctx.report(self, add, "session.add() row by row over a large input builds and tracks one ORM object "
+                                      "per row (the flush batches the INSERTs, the objects are the cost)",
+                           hint="session.execute(insert(Model), list_of_dicts) inserts without ORM objects; "
+                                "COPY for very large loads")
             yield f.with_severity(Severity.INFO)
 
     @staticmethod

@@ -23,8 +23,9 @@ class ConstraintWithoutNotValid(ProjectRule):
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "A foreign key or CHECK constraint is added to an existing table without NOT VALID."
-    hint = ("add it with postgresql_not_valid=True, then VALIDATE CONSTRAINT in a later revision "
-            "(or an autocommit block)")
+    hint = ("add it with postgresql_not_valid=True, then VALIDATE CONSTRAINT in its own transaction: inside "
+            "`with op.get_context().autocommit_block():`, or in a later revision when env.py sets "
+            "transaction_per_migration=True (or it ships in a separate deploy)")
     doc = """
 ## What it does
 Finds `op.create_foreign_key()` and `op.create_check_constraint()` (also the `batch_op` forms and
@@ -33,11 +34,14 @@ Finds `op.create_foreign_key()` and `op.create_check_constraint()` (also the `ba
 create. It also finds a constraint added `NOT VALID` and then validated in the same transaction.
 
 ## Why is this bad
-Adding a validated constraint makes PostgreSQL check every existing row while it holds a lock that blocks
-writes on the table (and, for a foreign key, on the referenced table too). `NOT VALID` adds the constraint
-instantly for new rows; `ALTER TABLE … VALIDATE CONSTRAINT` then checks old rows under a weaker lock that
-lets reads and writes continue. Validating in the same transaction as the `NOT VALID` add keeps the strong
-lock until commit and gains nothing.
+Adding a validated constraint makes PostgreSQL check every existing row while it holds a strong lock: a
+foreign key takes SHARE ROW EXCLUSIVE on the table and the referenced table (writes wait), a CHECK takes ACCESS
+EXCLUSIVE (reads wait too). `NOT VALID` adds the constraint instantly for new rows (the lock is still taken,
+briefly); `ALTER TABLE … VALIDATE CONSTRAINT` then checks old rows under SHARE UPDATE EXCLUSIVE, which lets
+reads and writes continue. Locks last until commit, so validating in the same transaction as the `NOT VALID`
+add keeps the strong lock and gains nothing — and `alembic upgrade` runs all pending revisions in one
+transaction unless env.py sets `transaction_per_migration=True`, so "the next revision" is only a separate
+transaction with that setting or a separate deploy (DBA219 reports chains that rely on it).
 
 ## Example
 ```python
@@ -51,7 +55,8 @@ def upgrade():
     op.create_foreign_key("fk_orders_customer", "orders", "customers", ["customer_id"], ["id"],
                           postgresql_not_valid=True)
 
-# next revision
+# next revision: its own transaction needs transaction_per_migration=True in env.py's context.configure()
+# (or a separate deploy); otherwise validate inside `with op.get_context().autocommit_block():`
 def upgrade():
     op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_customer")
 ```
@@ -146,6 +151,7 @@ def upgrade():
                         rev.relpath, o.line, o.col,
                         "VALIDATE CONSTRAINT in the same transaction as the NOT VALID add keeps the strong lock "
                         "until commit",
-                        hint="validate in a later revision, or inside `with op.get_context().autocommit_block():`",
+                        hint="validate inside `with op.get_context().autocommit_block():`, or in a later revision "
+                             "with transaction_per_migration=True in env.py",
                         end_line=o.end_line,
                     )

@@ -30,7 +30,8 @@ class SetNotNullOnExistingColumn(ProjectRule):
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "alter_column(nullable=False) scans the whole table under an ACCESS EXCLUSIVE lock."
-    hint = ("add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips the scan)")
+    hint = ("add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in its own transaction (autocommit_block(), or a "
+            "later revision with transaction_per_migration=True), then SET NOT NULL (PostgreSQL 12+ skips the scan)")
     doc = """
 ## What it does
 Finds `op.alter_column(..., nullable=False)` (and `batch_op` forms, and `ALTER COLUMN … SET NOT NULL` in
@@ -39,7 +40,12 @@ Finds `op.alter_column(..., nullable=False)` (and `batch_op` forms, and `ALTER C
 
 ## Why is this bad
 `SET NOT NULL` reads every row to prove there is no NULL while holding an ACCESS EXCLUSIVE lock: reads and
-writes of the table wait for the whole scan.
+writes of the table wait for the whole scan. The VALIDATE of the CHECK that avoids it must run in its own
+transaction, or it scans under the ACCESS EXCLUSIVE lock the CHECK's add took: `alembic upgrade` runs all
+pending revisions in one transaction unless env.py sets `transaction_per_migration=True`, and an
+`autocommit_block()` also ends any `SET LOCAL lock_timeout` (set it for the session, DBA211). Name the CHECK
+with `op.f()` when the MetaData has a naming convention, or the convention renames it and the raw VALIDATE
+fails after the block has committed.
 
 ## Example
 ```python
@@ -49,14 +55,15 @@ def upgrade():
 
 ## Fix
 ```python
-def upgrade():  # revision 1
-    op.create_check_constraint("ck_users_email_nn", "users", "email IS NOT NULL", postgresql_not_valid=True)
-
-def upgrade():  # revision 2
-    op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_email_nn")
+def upgrade():
+    op.create_check_constraint(op.f("ck_users_email_nn"), "users", "email IS NOT NULL",
+                               postgresql_not_valid=True)
+    with op.get_context().autocommit_block():  # commits: VALIDATE runs without the ACCESS EXCLUSIVE lock
+        op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_email_nn")
     op.alter_column("users", "email", nullable=False)   # PostgreSQL 12+ trusts the valid CHECK: no scan
-    op.drop_constraint("ck_users_email_nn", "users")
+    op.drop_constraint(op.f("ck_users_email_nn"), "users", type_="check")
 ```
+(Or two revisions, the second validating, when env.py sets `transaction_per_migration=True`.)
 """
     valid = [
         Example(revision_file('    op.alter_column("users", "email", nullable=True)\n'), path=PATH, files=FILES),
