@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ def copy_fixture(target: Path, *layers: str, files: dict[str, str] | None = None
 def run_worker(project: Path, url: str, *, phase: str = "up", ini: str = "alembic.ini", python: str | None = None,
                env: dict[str, str] | None = None, tmp: Path | None = None, **request) -> dict:
     """Run the worker on `project` against `url`; returns the result JSON (asserts the worker wrote one)."""
-    tmp = tmp or project.parent
+    tmp = tmp or Path(tempfile.mkdtemp(prefix="dbagents-worker-test-"))  # never beside a fixture in the repo
     req_path, res_path = tmp / f"{project.name}-{phase}-request.json", tmp / f"{project.name}-{phase}-result.json"
     res_path.unlink(missing_ok=True)
     body = {"project_root": str(project), "ini": str(project / ini), "url": url, "phase": phase,

@@ -100,10 +100,12 @@ def where(kind: str) -> str:
         "in the migrated schema but not in the models"
 
 
-def describe_diff(diff) -> tuple[str, str]:
-    """A one-line message and obj for one Alembic autogenerate diff tuple; never raises."""
+def describe_diff(diff, default_schema: str = "public") -> tuple[str, str]:
+    """A one-line message and obj for one Alembic autogenerate diff tuple; never raises.
+
+    default_schema: the schema of objects the diff names without one (the env's current schema)."""
     try:
-        return _describe(diff)
+        return _describe(diff, default_schema or "public")
     except Exception as exc:  # noqa: BLE001 - one odd difference must not lose the others
         kind = diff[0] if isinstance(diff, tuple) and diff else type(diff).__name__
         try:
@@ -114,25 +116,28 @@ def describe_diff(diff) -> tuple[str, str]:
                 + f" (not described: {type(exc).__name__})"), ""
 
 
-def _describe(diff) -> tuple[str, str]:
+def _describe(diff, default_schema: str) -> tuple[str, str]:
+    def q(schema, *names) -> str:
+        return qual(schema or default_schema, *names)
+
     kind = diff[0]
     if kind in ("add_table", "remove_table"):
         table = diff[1]
-        obj = qual(table.schema, table.name)
+        obj = q(table.schema, table.name)
         if kind == "add_table":
             return f"model table {obj} does not exist after the migrations {MISSING}", obj
         return f"table {obj} exists after the migrations but no model maps it", obj
     if kind in ("add_column", "remove_column"):
         schema, table, column = diff[1], diff[2], diff[3]
-        obj = qual(schema, table, column.name)
+        obj = q(schema, table, column.name)
         if kind == "add_column":
             return f"model column {obj} ({type_text(column.type)}) does not exist after the migrations {MISSING}", obj
         return f"column {obj} exists after the migrations but the model does not map it", obj
     if kind in ("add_index", "remove_index"):
         index = diff[1]
         table = constraint_table(index)
-        on = qual(table.schema, table.name) if table is not None else "?"
-        obj = qual(table.schema, table.name, index.name) if table is not None else ""
+        on = q(table.schema, table.name) if table is not None else "?"
+        obj = q(table.schema, table.name, index.name) if table is not None else ""
         unique = "unique index" if getattr(index, "unique", False) else "index"
         return (f"{unique} {index.name or '(unnamed)'} on {on} ({column_names(index.expressions)}) exists "
                 f"{where(kind)}"), obj
@@ -140,15 +145,15 @@ def _describe(diff) -> tuple[str, str]:
         fk = diff[1]
         table = constraint_table(fk)
         name = fk.name if isinstance(fk.name, str) else "(unnamed)"
-        on = qual(table.schema, table.name) if table is not None else "?"
-        obj = qual(table.schema, table.name, fk.name if isinstance(fk.name, str) else "") if table is not None else ""
+        on = q(table.schema, table.name) if table is not None else "?"
+        obj = q(table.schema, table.name, fk.name if isinstance(fk.name, str) else "") if table is not None else ""
         return f"foreign key {name} on {on} {fk_text(fk)} exists {where(kind)}", obj
     if kind in ("add_constraint", "remove_constraint"):
         constraint = diff[1]
         table = constraint_table(constraint)
         name = constraint.name if isinstance(constraint.name, str) else "(unnamed)"
-        on = qual(table.schema, table.name) if table is not None else "?"
-        obj = (qual(table.schema, table.name, constraint.name if isinstance(constraint.name, str) else "")
+        on = q(table.schema, table.name) if table is not None else "?"
+        obj = (q(table.schema, table.name, constraint.name if isinstance(constraint.name, str) else "")
                if table is not None else "")
         label = {"UniqueConstraint": "unique constraint", "CheckConstraint": "check constraint",
                  "PrimaryKeyConstraint": "primary key", "ForeignKeyConstraint": "foreign key",
@@ -163,7 +168,7 @@ def _describe(diff) -> tuple[str, str]:
         return f"{label} {name} on {on} {detail} exists {where(kind)}", obj
     if kind in ("add_table_comment", "remove_table_comment"):
         table = diff[1]
-        obj = qual(table.schema, table.name)
+        obj = q(table.schema, table.name)
         if kind == "add_table_comment":
             old = diff[2] if len(diff) > 2 else None
             return (f"table {obj}: comment is {old!r} in the migrated schema but {table.comment!r} in the "
@@ -171,12 +176,12 @@ def _describe(diff) -> tuple[str, str]:
         return f"table {obj}: has a comment in the migrated schema but none in the model", obj
     if kind == "modify_enum":  # the worker's own comparison (autogenerate does not compare enum values)
         _, schema, name, old, new, columns = diff
-        obj = qual(schema, name)
+        obj = q(schema, name)
         return (f"enum {obj} has values ({', '.join(map(repr, old))}) in the migrated schema but "
                 f"({', '.join(map(repr, new))}) in the model (used by {', '.join(columns)})"), obj
     if kind.startswith("modify_"):
         schema, table, column = diff[1], diff[2], diff[3]
-        obj = qual(schema, table, column)
+        obj = q(schema, table, column)
         old, new = diff[-2], diff[-1]
         if kind == "modify_nullable":
             def state(nullable):
@@ -203,7 +208,7 @@ ENUM_LABELS_SQL = """SELECT n.nspname, t.typname, json_agg(e.enumlabel ORDER BY 
     GROUP BY n.nspname, t.typname"""
 
 
-def enum_diffs(connection, metadata) -> list[tuple]:
+def enum_diffs(connection, metadata, default_schema: str = "public") -> list[tuple]:
     """("modify_enum", schema, name, database labels, model labels, columns) for every native enum of the
     models whose type exists in the database with other values (Alembic's autogenerate does not compare them)."""
     import json
@@ -219,9 +224,9 @@ def enum_diffs(connection, metadata) -> list[tuple]:
                 type_ = column.type
                 if not isinstance(type_, Enum) or not getattr(type_, "native_enum", True) or not type_.name:
                     continue
-                key = (type_.schema or table.schema or "public", type_.name)
+                key = (type_.schema or table.schema or default_schema, type_.name)
                 labels, columns = models.setdefault(key, (list(type_.enums), []))
-                columns.append(qual(table.schema, table.name, column.name))
+                columns.append(qual(table.schema or default_schema, table.name, column.name))
     diffs = []
     for key, (labels, columns) in sorted(models.items()):
         existing = in_database.get(key)

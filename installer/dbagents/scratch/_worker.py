@@ -206,6 +206,7 @@ class Worker:
         self.root = Path(request["project_root"])
         self.url = request["url"]
         self.version_table = "alembic_version"
+        self.version_schema: str | None = None
         self.findings: list[dict] = []
         self.fatal: str | None = None
         self.fatal_kind: str | None = None
@@ -387,6 +388,18 @@ class Worker:
 
         return asyncio.run(read())
 
+    def recorded_versions(self) -> set[str]:
+        """The revisions the version table records now (empty when it does not exist)."""
+        def quote(name: str) -> str:
+            return '"' + name.replace('"', '""') + '"'
+
+        table = (quote(self.version_schema) + "." if self.version_schema else "") + quote(self.version_table)
+        ((_, exists),) = self._query_all([("exists", f"SELECT to_regclass('{table.replace(chr(39), chr(39) * 2)}')::text")])
+        if exists[0][0] is None:
+            return set()
+        ((_, rows),) = self._query_all([("versions", f"SELECT version_num FROM {table}")])
+        return {row[0] for row in rows}
+
     # -- alembic plumbing
     def load_script(self):
         """(script directory, heads, revisions base -> heads), or None after a DBA213 finding."""
@@ -456,6 +469,7 @@ class Worker:
 
         def fn(heads, context):  # noqa: ANN001
             self.version_table = context.opts.get("version_table") or self.version_table
+            self.version_schema = context.opts.get("version_table_schema")
             return [RevisionStep(script.revision_map, revision, upgrade)]
 
         verb = "the upgrade to" if upgrade else "the downgrade of"
@@ -522,6 +536,13 @@ class Worker:
                           "multi-tenant env, none exist on an empty server) or skip on a condition; pick an ini "
                           "section that migrates the main schema (--alembic-name) or make env.py run the "
                           "migrations on an empty database")
+            if rev.revision not in self.recorded_versions():
+                self.stop("nothing_ran", f"the upgrade to revision {rev.revision} ({self.rel(rev.path)}) ran but "
+                          "was not committed: the version table does not record it and its changes are gone. env.py "
+                          "may roll back its transaction (a connection.begin() that is never committed, a "
+                          "connection used after context.begin_transaction() ended); make env.py follow Alembic's "
+                          "template: with connectable.connect() as connection: context.configure(connection="
+                          "connection, ...); with context.begin_transaction(): context.run_migrations()")
             after = self.snapshot()
             snapshots[rev.revision] = {"before": before, "after": after}
             applied.append(rev.revision)
@@ -538,16 +559,21 @@ class Worker:
     def compare_models(self, script) -> None:
         from alembic.autogenerate import produce_migrations
 
-        diffs: list = []
+        from sqlalchemy import text
+
+        diffs: list = []  # (diff, the schema objects without one live in)
         missing_metadata = []
 
         def fn(heads, context):  # noqa: ANN001
             metadata = context.opts.get("target_metadata")
             if metadata is None:
                 missing_metadata.append(True)
-            else:
-                diffs.extend(produce_migrations(context, metadata).upgrade_ops.as_diffs())
-                diffs.extend(_diffs.enum_diffs(getattr(context, "connection", None) or context.bind, metadata))
+                return []
+            connection = getattr(context, "connection", None) or context.bind
+            schema = connection.execute(text("SELECT current_schema()")).scalar()
+            found = list(produce_migrations(context, metadata).upgrade_ops.as_diffs())
+            found += _diffs.enum_diffs(connection, metadata, schema)
+            diffs.extend((diff, schema) for diff in _diffs.flatten(found) if not self.is_version_table(diff))
             return []
 
         try:
@@ -566,13 +592,19 @@ class Worker:
                      line=revision_line(str(env_py), r"target_metadata\s*="), severity="warning",
                      hint="set target_metadata = Base.metadata in env.py")
             return
-        for diff in _diffs.flatten(diffs):
-            message, obj = describe_diff(diff)
+        for diff, schema in diffs:
+            message, obj = describe_diff(diff, schema)
             hint = "generate the missing migration: alembic revision --autogenerate -m '...' (review it)"
             if isinstance(diff, tuple) and diff[0] == "modify_enum":
                 hint = ("autogenerate does not see enum values: write the migration by hand "
                         "(op.execute(\"ALTER TYPE ... ADD VALUE '...'\"))")
             self.add("DBA214", message, obj=obj, hint=hint)
+
+    def is_version_table(self, diff) -> bool:  # noqa: ANN001
+        """Alembic skips its version table only in the schema it expects it in; envs that move it per tenant
+        (version_table_schema) would get it reported as an unmapped table."""
+        return (isinstance(diff, tuple) and len(diff) > 1 and diff[0] == "remove_table"
+                and getattr(diff[1], "name", None) == self.version_table)
 
     # -- phase down
     def phase_down(self, applied: list[str], snapshots: dict) -> dict:
