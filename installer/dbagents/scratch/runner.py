@@ -20,9 +20,9 @@ from dbagents.errors import InputError
 from dbagents.findings import Finding, Severity
 from dbagents.live.connection import libpq_url, mask_url
 from dbagents.scratch.interpreter import choose_driver, choose_python, probe
-from dbagents.scratch.settings import ScratchSettings, render_env, split_settings, url_parts
-from dbagents.scratch.setup import (AlembicSetup, detect_app, find_alembic_ini, needed_extensions,
-                                    read_setup)
+from dbagents.scratch.settings import render_env, split_settings, url_parts
+from dbagents.scratch.setup import (AlembicSetup, detect_app, display_path, find_alembic_ini,
+                                    needed_extensions, read_setup)
 
 WORKER = Path(__file__).with_name("_worker.py")
 SCRATCH_DB = "dbagents_scratch"
@@ -273,10 +273,6 @@ class Plan:
 # ---------------------------------------------------------------------------------------------- public
 
 
-def _describe(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-
-
 def run_scratch(project_root: Path, *, alembic_ini: Path | None = None, alembic_name: str | None = None,
                 scratch_url: str | None = None, settings: dict | None = None, select: set[str] | None = None,
                 groups: list[str] | None = None, source: str = "pyproject.toml") -> list[Finding]:
@@ -318,7 +314,7 @@ def _run(root: Path, alembic_ini, alembic_name, scratch_url, settings, select, g
     driver, driver_how = choose_driver(interp, [setup.configured_url, os.environ.get("DATABASE_URL", "")])
     section = f" [{setup.section}]" if setup.section != "alembic" else ""
     app_note = f"; env.py runs in the app context of {app} ({app_how})" if app else ""
-    print(f"dbagents: --scratch: Alembic config {_describe(root, ini)}{section}{app_note}", file=sys.stderr)
+    print(f"dbagents: --scratch: Alembic config {display_path(ini, root)}{section}{app_note}", file=sys.stderr)
     print(f"dbagents: --scratch: interpreter {python} ({how}; SQLAlchemy {interp.sqlalchemy}, Alembic "
           f"{interp.alembic}), driver {driver} ({driver_how})", file=sys.stderr)
 
@@ -335,7 +331,7 @@ def _run(root: Path, alembic_ini, alembic_name, scratch_url, settings, select, g
             server = stack.enter_context(start_scratch_server(cfg.server, extensions=extensions, tcp=tcp))
             db_url, kind = server.create_database(SCRATCH_DB), server.kind
             where = f"a throwaway PostgreSQL ({server.kind}, removed afterwards)"
-        print(f"dbagents: --scratch executes {_describe(root, ini)}'s env.py and migrations against {where}; "
+        print(f"dbagents: --scratch executes {display_path(ini, root)}'s env.py and migrations against {where}; "
               "DATABASE_URL is not used", file=sys.stderr)
         libpq = libpq_url(db_url)
         sa_url = sqlalchemy_url(libpq, driver)

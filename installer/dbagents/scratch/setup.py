@@ -33,7 +33,8 @@ class AlembicSetup:
     run_dir: Path  # where `alembic` is run from: the ini's folder, the project root for Flask-Migrate
 
 
-def _rel(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path) -> str:
+    """`path` relative to the project root when it is inside it."""
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
@@ -72,8 +73,9 @@ def find_alembic_ini(root: Path, explicit: Path | str | None) -> Path:
     if not found:
         raise InputError(f"no alembic.ini in {root} or one or two folders below it; pass its path with "
                          "--alembic-ini (or [tool.dbagents.scratch] alembic-ini)")
-    raise InputError(f"{len(found)} Alembic configs: {', '.join(_rel(p, root) for p in found)}; choose one with "
-                     "--alembic-ini PATH (or [tool.dbagents.scratch] alembic-ini)")
+    shown = ", ".join(display_path(p, root) for p in found)
+    raise InputError(f"{len(found)} Alembic configs: {shown}; choose one with --alembic-ini PATH (or "
+                     "[tool.dbagents.scratch] alembic-ini)")
 
 
 def _package_dir(package: str, root: Path, ini: Path) -> Path | None:
@@ -241,7 +243,7 @@ def detect_app(root: Path, setup: AlembicSetup, configured: str) -> tuple[str | 
     candidates = factory_candidates(root)
     if len(candidates) == 1:
         return candidates[0], "the only create_app() in the project"
-    env_py = _rel(setup.script_dir / "env.py", root) if setup.script_dir else "env.py"
+    env_py = display_path(setup.script_dir / "env.py", root) if setup.script_dir else "env.py"
     if not candidates:
         raise InputError(f"{env_py} uses Flask's current_app, and no app factory was found (no FLASK_APP, no "
                          "top-level create_app() in a package's __init__.py, app.py or wsgi.py); set "
