@@ -137,7 +137,7 @@ def test_unique_and_index_flags_build_one_index_but_primary_key_and_index_build_
     assert count == expected
 
 
-def test_echo_logs_bound_values_and_hide_parameters_hides_them(orm_db, caplog):
+def test_echo_logs_bound_values_and_hide_parameters_hides_them(orm_db):
     """Point 9."""
     from sqlalchemy import create_engine, text
 
