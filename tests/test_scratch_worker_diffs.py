@@ -133,3 +133,19 @@ def test_unbound_constraint_is_described_without_a_truth_test():
 def test_odd_differences_still_become_messages(diff):
     message, obj = _diffs_module().describe_diff(diff)
     assert message.startswith("models and migrated schema differ: ") and obj == ""
+
+
+@pytest.mark.slow
+def test_tables_the_env_excludes_are_not_compared(pg_server, tmp_path):
+    """include_object leaves customers out: none of its differences, its enum included, is reported."""
+    from test_scratch_worker_support import copy_fixture
+
+    project = copy_fixture(tmp_path / "proj", "scratch_drift")
+    env_py = project / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace(
+        "compare_server_default=True)",
+        "compare_server_default=True,\n                          include_object=lambda obj, name, kind, reflected, "
+        "other: kind != 'table' or name != 'customers')"))
+    up = run_worker(project, sa_url(pg_server.createdb("drift_excluded")))
+    assert up["fatal"] is None
+    assert {f["obj"] for f in up["findings"]} == {o for o in EXPECTED if not o.startswith(("public.customer"))}

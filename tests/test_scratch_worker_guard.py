@@ -86,14 +86,18 @@ def _tables(url: str) -> list[str]:
         return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
 
 
-def test_sqlite_file_from_settings_is_untouched(pg_server, tmp_path):
+@pytest.mark.parametrize(("settings", "driver"), [({}, "pysqlite"), (
+    {"APP_DATABASE_URL": "sqlite+aiosqlite:///dev/data/app.db", "APP_ASYNC": "1"}, "aiosqlite")])
+def test_sqlite_file_from_settings_is_untouched(pg_server, tmp_path, settings, driver):
+    if driver == "aiosqlite":
+        pytest.importorskip("aiosqlite")
     project = copy_fixture(tmp_path / "proj", "scratch_base", "scratch_settings_url")
     db = project / "dev" / "data" / "app.db"
     digest = _sqlite_db(db)
     scratch = pg_server.createdb("scratch")
-    result = run_worker(project, sa_url(scratch))
+    result = run_worker(project, sa_url(scratch), env=settings)
     assert result["fatal_kind"] == "guard"
-    assert result["attempts"] == [f"sqlite+pysqlite file {str(db)!r}"]
+    assert result["attempts"] == [f"sqlite+{driver} file {str(db)!r}"]
     assert str(db) in result["fatal"] and "not the scratch database" in result["fatal"]
     assert "upgrade to revision 0001" in result["fatal"]
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest

@@ -199,3 +199,11 @@ def test_internal_failure_is_reported_with_its_place(pg_server, tmp_path):
     assert result["fatal"].startswith("internal error of the scratch worker at ")
     assert "_worker.py:" in result["fatal"] and "in _down: KeyError: '0002'" in result["fatal"]
     assert result["findings"] == [] and result["attempts"] == []
+
+
+def test_unreadable_ini_is_env(pg_server, tmp_path):
+    project = copy_fixture(tmp_path / "proj", "scratch_base", files={"alembic.ini": "[alembic\nscript_location = x\n"})
+    result = run_worker(project, _scratch(pg_server))
+    assert result["fatal_kind"] == "env"
+    assert result["fatal"].startswith("reading alembic.ini failed: ")
+    assert "MissingSectionHeaderError" in result["fatal"] and "[alembic" in result["fatal"]

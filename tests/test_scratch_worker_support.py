@@ -35,8 +35,13 @@ def copy_fixture(target: Path, *layers: str, files: dict[str, str] | None = None
 
 def run_worker(project: Path, url: str, *, phase: str = "up", ini: str = "alembic.ini", python: str | None = None,
                env: dict[str, str] | None = None, tmp: Path | None = None, **request) -> dict:
-    """Run the worker on `project` against `url`; returns the result JSON (asserts the worker wrote one)."""
-    tmp = tmp or Path(tempfile.mkdtemp(prefix="dbagents-worker-test-"))  # never beside a fixture in the repo
+    """Run the worker on `project` against `url`; returns the result JSON (asserts the worker wrote one).
+
+    Request and result files go to `tmp`, else to a temporary directory removed afterwards (never beside a
+    fixture in the repository)."""
+    if tmp is None:
+        with tempfile.TemporaryDirectory(prefix="dbagents-worker-test-") as own:
+            return run_worker(project, url, phase=phase, ini=ini, python=python, env=env, tmp=Path(own), **request)
     req_path, res_path = tmp / f"{project.name}-{phase}-request.json", tmp / f"{project.name}-{phase}-result.json"
     res_path.unlink(missing_ok=True)
     body = {"project_root": str(project), "ini": str(project / ini), "url": url, "phase": phase,

@@ -208,9 +208,21 @@ ENUM_LABELS_SQL = """SELECT n.nspname, t.typname, json_agg(e.enumlabel ORDER BY 
     GROUP BY n.nspname, t.typname"""
 
 
-def enum_diffs(connection, metadata, default_schema: str = "public") -> list[tuple]:
+def _compared(table, opts: dict) -> bool:
+    """Whether the env's include_name / include_object hooks let autogenerate compare this table."""
+    include_name, include_object = opts.get("include_name"), opts.get("include_object")
+    try:
+        if include_name and not include_name(table.name, "table", {"schema_name": table.schema}):
+            return False
+        return not include_object or bool(include_object(table, table.name, "table", False, None))
+    except Exception:  # noqa: BLE001 - a hook that cannot take this call: treat the table as compared
+        return True
+
+
+def enum_diffs(connection, metadata, default_schema: str = "public", opts: dict | None = None) -> list[tuple]:
     """("modify_enum", schema, name, database labels, model labels, columns) for every native enum of the
-    models whose type exists in the database with other values (Alembic's autogenerate does not compare them)."""
+    models whose type exists in the database with other values (Alembic's autogenerate does not compare them).
+    Tables the env's include hooks leave out are left out here too."""
     import json
 
     from sqlalchemy import Enum, text
@@ -220,6 +232,8 @@ def enum_diffs(connection, metadata, default_schema: str = "public") -> list[tup
     models: dict[tuple, tuple[list, list]] = {}
     for meta in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
         for table in meta.tables.values():
+            if not _compared(table, opts or {}):
+                continue
             for column in table.columns:
                 type_ = column.type
                 if not isinstance(type_, Enum) or not getattr(type_, "native_enum", True) or not type_.name:

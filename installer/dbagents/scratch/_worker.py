@@ -277,7 +277,11 @@ class Worker:
             os.environ["DATABASE_URL"] = self.url  # env.py files that read it get a driver this interpreter has
         self.install_guard()
         section = self.request.get("ini_section") or "alembic"
-        self.cfg = Config(self.request["ini"], ini_section=section)
+        try:
+            self.cfg = Config(self.request["ini"], ini_section=section)
+            self.cfg.file_config  # noqa: B018 - parsed lazily: read it now, errors are the ini's
+        except Exception as exc:  # noqa: BLE001 - configparser errors, a missing %(var)s
+            self.stop_env(f"reading {self.rel(self.request['ini'])}", exc)
         if not self.cfg.file_config.has_section(section):
             sections = ", ".join(self.cfg.file_config.sections()) or "none"
             self.stop("env", f"{self.rel(self.request['ini'])} has no [{section}] section (sections: {sections})")
@@ -407,23 +411,18 @@ class Worker:
         from alembic.script.revision import RevisionError
 
         def load():
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                script = ScriptDirectory.from_config(self.cfg)
-                heads = list(script.get_heads())
-                order = list(reversed(list(script.walk_revisions("base", "heads"))))
-            notes = [str(w.message) for w in caught if re.search(r"[Rr]evision .*not present", str(w.message))]
-            return script, heads, order, notes
+            script = ScriptDirectory.from_config(self.cfg)
+            heads = list(script.get_heads())
+            return script, heads, list(reversed(list(script.walk_revisions("base", "heads"))))
 
         try:
-            script, heads, order, _notes = self.guarded("loading the migration scripts", load)
+            script, heads, order = self.guarded("loading the migration scripts", load)
         except Stop:
             raise
         except Exception as exc:  # noqa: BLE001 - sorted below: broken graph (DBA213) or broken code (env)
             graph = isinstance(exc, RevisionError) or (isinstance(exc, KeyError) and not self.project_location(exc))
             if not graph:
                 self.stop_env("loading the migration scripts (env/revision files)", exc)
-            notes = []
             with warnings.catch_warnings(record=True) as caught:  # load again only to name the missing parent
                 warnings.simplefilter("always")
                 try:
@@ -572,7 +571,7 @@ class Worker:
             connection = getattr(context, "connection", None) or context.bind
             schema = connection.execute(text("SELECT current_schema()")).scalar()
             found = list(produce_migrations(context, metadata).upgrade_ops.as_diffs())
-            found += _diffs.enum_diffs(connection, metadata, schema)
+            found += _diffs.enum_diffs(connection, metadata, schema, context.opts)
             diffs.extend((diff, schema) for diff in _diffs.flatten(found) if not self.is_version_table(diff))
             return []
 
