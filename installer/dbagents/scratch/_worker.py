@@ -87,6 +87,28 @@ USER_RELATION = (
     "AND c.relname <> '{version_table}' AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = c.oid "
     "AND x.deptype = 'e')"
 )
+USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'"
+USER_OBJECTS = {  # what an app may have created in the scratch database; "drops" empties the schemas that stay
+    "schemas": f"SELECT n.nspname FROM pg_namespace n WHERE {USER_SCHEMA} ORDER BY 1",
+    "extensions": "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+    "drops": f"""SELECT format('DROP %s IF EXISTS %I.%I CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW'
+                   WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                   ELSE 'TABLE' END, n.nspname, c.relname)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE {USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = c.oid AND x.deptype IN ('e', 'a', 'i'))
+               UNION ALL
+               SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname)
+               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+               WHERE {USER_SCHEMA} AND t.typtype IN ('e', 'd', 'r')
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = t.oid AND x.deptype = 'e')
+               UNION ALL
+               SELECT format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', n.nspname, p.proname,
+                             pg_get_function_identity_arguments(p.oid))
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE {USER_SCHEMA} AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = p.oid AND x.deptype = 'e')
+               ORDER BY 1""",
+}
 EXTENSION_ERROR = re.compile(
     r'extension "([\w-]+)" is not available|could not open extension control file "[^"]*/([\w-]+)\.control"'
     r'|extension "([\w-]+)" (?:is not|does not)'
@@ -208,6 +230,9 @@ class Worker:
         self.version_table = "alembic_version"
         self.version_schema: str | None = None
         self.findings: list[dict] = []
+        self.notes: list[str] = []  # things the user should know that are neither findings nor fatal
+        self.app_state: dict[str, str] | None = None  # up: the schema the app built itself when it was created
+        self.app_keys: set[str] = set()  # down: snapshot items creating the app changed (its own migrations)
         self.fatal: str | None = None
         self.fatal_kind: str | None = None
         self.guard = _guard.Guard(self.url)
@@ -289,7 +314,21 @@ class Worker:
         if location:
             self.cfg.set_main_option("script_location", str(location).replace("%", "%%"))
         self.cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        if not self.request.get("app"):
+            return
+        up = self.request["phase"] == "up"
+        objects, schema = self.user_objects() if up else None, self.snapshot()
         self.enter_app()
+        app_schema = self.snapshot()
+        if app_schema == schema:
+            return
+        if up:  # the factory migrated the empty database itself (CTFd): keep what it built, start from nothing
+            self.app_state = app_schema
+            self.undo_app_changes(objects)
+        else:  # it migrated again what the walk does not cover (its own plugin chains): not the revisions' doing
+            self.app_keys = {key for key in set(schema) | set(app_schema) if schema.get(key) != app_schema.get(key)}
+            self.notes.append(f"creating the app {self.request['app']} changed the schema ({_tables_of(self.app_keys)}"
+                              "); those objects are left out of the downgrade checks")
 
     def install_guard(self) -> None:
         from sqlalchemy import event
@@ -365,7 +404,8 @@ class Worker:
                 items[f"{kind} {name}"] = definition or ""
         return items
 
-    def _query_all(self, queries):  # noqa: ANN001
+    def _query_all(self, queries, write: bool = False):  # noqa: ANN001
+        """[(kind, rows)] for [(kind, sql)] on the scratch database, in one transaction (committed if `write`)."""
         from sqlalchemy import create_engine, pool, text
         from sqlalchemy.engine.url import make_url
 
@@ -375,22 +415,47 @@ class Worker:
                 self._engine = create_engine(sync, poolclass=pool.NullPool)
             else:  # only an async driver here (asyncpg…): read through an async engine
                 self._async_engine_url = usable_url(self.url, asynchronous=True)
+
+        def rows(result):  # noqa: ANN001
+            return result.fetchall() if result.returns_rows else []
+
         if self._engine is not None:
-            with self._engine.connect() as conn:
-                return [(kind, list(conn.execute(text(sql)))) for kind, sql in queries]
+            with (self._engine.begin() if write else self._engine.connect()) as conn:
+                return [(kind, rows(conn.execute(text(sql)))) for kind, sql in queries]
         import asyncio
 
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        async def read():
+        async def run():
             engine = create_async_engine(self._async_engine_url, poolclass=pool.NullPool)
             try:
-                async with engine.connect() as conn:
-                    return [(kind, list(await conn.execute(text(sql)))) for kind, sql in queries]
+                async with (engine.begin() if write else engine.connect()) as conn:
+                    return [(kind, rows(await conn.execute(text(sql)))) for kind, sql in queries]
             finally:
                 await engine.dispose()
 
-        return asyncio.run(read())
+        return asyncio.run(run())
+
+    def user_objects(self) -> dict[str, list[str]]:
+        """Schemas and extensions of the scratch database, and the DROP statements that would empty it."""
+        found = dict(self._query_all([(kind, sql) for kind, sql in USER_OBJECTS.items()]))
+        return {kind: [row[0] for row in rows] for kind, rows in found.items()}
+
+    def undo_app_changes(self, before: dict[str, list[str]]) -> None:
+        """Creating the app changed the empty scratch database (e.g. CTFd's create_app() upgrades to head and
+        writes rows): empty it again, so the walk starts from nothing, and say so in the result."""
+        after = self.user_objects()
+        drops = [f'DROP SCHEMA IF EXISTS "{name}" CASCADE' for name in after["schemas"]
+                 if name not in before["schemas"]]
+        drops += [f'DROP EXTENSION IF EXISTS "{name}" CASCADE' for name in after["extensions"]
+                  if name not in before["extensions"]]
+        drops += after["drops"]
+        self._query_all([("drop", sql) for sql in drops], write=True)
+        names = [re.sub(r"^DROP .* IF EXISTS (\S+?)(?:\(.*\))? CASCADE$", r"\1", sql) for sql in after["drops"]]
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        self.notes.append(f"creating the app {self.request['app']} built {len(names)} objects in the empty scratch "
+                          f"database ({shown}): it migrates itself; they were dropped so that the revisions run "
+                          "one by one from an empty database")
 
     def recorded_versions(self) -> set[str]:
         """The revisions the version table records now (empty when it does not exist)."""
@@ -553,9 +618,14 @@ class Worker:
                       "(a connection.begin() or session that is never committed), or every revision is empty; "
                       "check that `alembic upgrade head` on an empty database creates the tables")
         if applied:
-            self.compare_models(script)
+            beyond = set()
+            if self.app_state is not None:  # what the app builds beyond this chain (its plugins' own migrations)
+                beyond = {_table_of(k) for k in set(self.app_state) | set(before)
+                          if self.app_state.get(k) != before.get(k)}
+            self.compare_models(script, beyond)
 
-    def compare_models(self, script) -> None:
+    def compare_models(self, script, skip_tables: set[str] = frozenset()) -> None:
+        """DBA214 for each difference autogenerate finds, except on `skip_tables` ("schema.table")."""
         from alembic.autogenerate import produce_migrations
 
         from sqlalchemy import text
@@ -591,13 +661,22 @@ class Worker:
                      line=revision_line(str(env_py), r"target_metadata\s*="), severity="warning",
                      hint="set target_metadata = Base.metadata in env.py")
             return
+        skipped = set()
         for diff, schema in diffs:
             message, obj = describe_diff(diff, schema)
+            table = ".".join(obj.split(".")[:2])
+            if table in skip_tables:
+                skipped.add(table)
+                continue
             hint = "generate the missing migration: alembic revision --autogenerate -m '...' (review it)"
             if isinstance(diff, tuple) and diff[0] == "modify_enum":
                 hint = ("autogenerate does not see enum values: write the migration by hand "
                         "(op.execute(\"ALTER TYPE ... ADD VALUE '...'\"))")
             self.add("DBA214", message, obj=obj, hint=hint)
+        if skipped:
+            self.notes.append(f"differences on {', '.join(sorted(skipped))} were not reported: creating the app "
+                              "builds these tables differently from this chain (migrations of its own, e.g. "
+                              "plugins), so the chain alone is not what the app runs on")
 
     def is_version_table(self, diff) -> bool:  # noqa: ANN001
         """Alembic skips its version table only in the schema it expects it in; envs that move it per tenant
@@ -620,7 +699,7 @@ class Worker:
             return
         script = loaded[0]
         by_id = {rev.revision: rev for rev in loaded[2]}
-        reported: set[str] = set()
+        reported: set[str] = set(self.app_keys)  # items the app changed itself are not the revisions' doing
         for revision in reversed(applied):
             rev = by_id[revision]
             snap = snapshots[revision]
@@ -677,6 +756,17 @@ def _diff(expected: dict, actual: dict, reported: set[str]) -> list[str]:
     return lines[:20]
 
 
+def _table_of(key: str) -> str:
+    """'schema.table' of a snapshot key ("column public.t.c", "relation public.t", "index public.t.ix"…)."""
+    kind, name = key.split(" ", 1)
+    return name if kind in ("relation", "schema", "extension", "type", "function") else ".".join(name.split(".")[:2])
+
+
+def _tables_of(keys) -> str:  # noqa: ANN001
+    tables = sorted({_table_of(k) for k in keys})
+    return ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+
+
 def _where(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
@@ -703,6 +793,7 @@ def main(argv: list[str]) -> int:
         result["fatal_kind"] = "internal"
     if worker is not None:
         result["findings"] = worker.findings
+        result["notes"] = worker.notes
         result["version_table"] = worker.version_table
         result["attempts"] = list(worker.guard.attempts)
         if worker.fatal is not None and result["fatal_kind"] != "internal":
