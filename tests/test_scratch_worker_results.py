@@ -207,3 +207,18 @@ def test_unreadable_ini_is_env(pg_server, tmp_path):
     assert result["fatal_kind"] == "env"
     assert result["fatal"].startswith("reading alembic.ini failed: ")
     assert "MissingSectionHeaderError" in result["fatal"] and "[alembic" in result["fatal"]
+
+
+def test_env_setup_failing_in_alembic_points_at_env_py(pg_server, tmp_path):
+    """Like dispatch's [core]: env.py selects a schema that does not exist, so creating the version table fails
+    inside Alembic (whose context functions are generated code, "<string>"): the place named is env.py's line."""
+    project = copy_fixture(tmp_path / "proj", "scratch_base")
+    env_py = project / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace(
+        "        context.configure(", "        connection.exec_driver_sql('SET search_path TO app_core')\n"
+                                    "        context.configure("))
+    result = run_worker(project, _scratch(pg_server))
+    assert result["fatal_kind"] == "env"
+    assert ("before it ran any migration) failed at migrations/env.py:17: sqlalchemy.exc.ProgrammingError: "
+            "(psycopg.errors.InvalidSchemaName) no schema has been selected to create in") in result["fatal"]
+    assert "CREATE TABLE alembic_version" in result["fatal"]
