@@ -163,3 +163,32 @@ def test_sqlite_in_memory_is_allowed(pg_server, tmp_path):
     result = run_worker(project, sa_url(pg_server.createdb("scratch")))
     assert result["fatal_kind"] is None and result["attempts"] == []
     assert result["applied"] == ["0001", "0002", "0003"]
+
+
+def _guard_module():
+    import importlib.util
+
+    from test_scratch_worker_support import REPO
+
+    spec = importlib.util.spec_from_file_location("scratch_guard", REPO / "installer/dbagents/scratch/_guard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("args", "kwargs", "allowed"), [
+    ((), {"host": "/tmp/sock", "port": "5433", "dbname": "scratch", "user": "postgres"}, True),  # psycopg(2)
+    ((), {"host": "/tmp/sock/", "port": 5433, "database": "scratch"}, True),  # asyncpg, trailing slash
+    ((), {"unix_sock": "/tmp/sock/.s.PGSQL.5433", "port": 5433, "database": "scratch"}, True),  # pg8000
+    (("host=/tmp/sock port=5433 dbname=scratch",), {}, True),  # a conninfo string
+    (("postgresql://postgres@/scratch?host=/tmp/sock&port=5433",), {}, True),  # a URI
+    ((), {"host": "/tmp/sock", "port": "5432", "dbname": "scratch"}, False),  # another server
+    ((), {"host": "/tmp/sock", "port": "5433", "dbname": "prod"}, False),  # another database
+    ((), {"host": "/tmp/sock", "port": "5433", "dbname": "scratch", "user": "app"}, False),  # another role
+    (("password='it\\'s a secret' host=/tmp/sock port=5433 dbname='scratch' user=postgres",), {}, True),
+])
+def test_postgres_connect_arguments_of_every_driver_are_read(args, kwargs, allowed):
+    """The scratch URL's port may sit in its query (unix sockets); each driver's way of passing it is understood."""
+    guard = _guard_module()
+    scratch = guard.Guard("postgresql+psycopg://postgres@/scratch?host=/tmp/sock&port=5433")
+    assert scratch.allowed(guard.postgres_target("psycopg", args, kwargs)) is allowed

@@ -147,11 +147,13 @@ class Guard:
             from sqlalchemy.engine import make_url
         expected = make_url(url)
         query = dict(expected.query)
-        host = query.get("host") or expected.host
+        host, port = query.get("host") or expected.host, expected.port or query.get("port") or 5432
         if isinstance(host, (list, tuple)):
             host = host[0] if host else None
+        if isinstance(port, (list, tuple)):
+            port = port[0] if port else 5432
         self.expected = Target("postgresql", expected.drivername.partition("+")[2] or "default", host=host,
-                               port=expected.port or 5432, database=expected.database, user=expected.username)
+                               port=port, database=expected.database, user=expected.username)
         self.attempts: list[str] = []
 
     # -- the decision

@@ -17,8 +17,9 @@ phase "down": from the top, for each applied revision: downgrade it alone, compa
 
 Result: findings, fatal (one line of context + the full error) and fatal_kind: "guard" (code tried to reach a
 database other than the scratch one; `attempts` says what), "env" (env.py, the app or the models cannot be
-imported/run: not a revision's fault), "nothing_ran" (env.py never ran the migrations, or no revision changed
-the schema), "internal" (a bug of ours). The result file is always written.
+imported/run: not a revision's fault), "nothing_ran" (env.py never ran the migrations, did not commit them, or
+no revision changed the schema), "internal" (a bug of ours); notes (what the user should know that is neither,
+e.g. an app factory that migrated the database itself). The result file is always written.
 """
 
 from __future__ import annotations
