@@ -14,15 +14,21 @@ from dbagents.findings import RuleInfo, Severity
 SYNTAX_ERROR = RuleInfo(
     "DBA000",
     "syntax-error",
-    "A file could not be parsed, fully or in part; the rest of the run goes on.",
+    "A file could not be parsed or was not checked, fully or in part; the rest of the run goes on.",
     Severity.WARNING,
     "## What it does\nReports Python files this interpreter cannot parse, among those the engine reads: files that "
     "show database code (files that do not are skipped before parsing, so their syntax is not judged). When the "
-    "cause is syntax newer than the "
-    "running Python (for example PEP 695 `type` aliases on 3.11), only the statements that do not parse are "
-    "skipped and the rest of the file is still checked.\n\n## Why is this bad\nCode that is not parsed is not "
-    "checked.\n\n## Example\n```python\ntype UserId = int  # needs Python 3.12\n```\n\n## Fix\nRun dbagents "
-    "with the Python version your project targets, or fix the syntax error.",
+    "cause is syntax newer than the running Python (for example PEP 695 `type` aliases on 3.11), only the "
+    "statements that do not parse are skipped and the rest of the file is still checked.\n\n"
+    "It also says `not checked: …` for files the engine refuses to read or analyse, so that nothing is skipped "
+    "silently: a symbolic link that leads outside the checked folder (never followed, so no finding or SARIF "
+    "snippet can quote a file outside the project), a file larger than 4 MiB (parsing costs about 140 bytes of "
+    "memory per byte of source), code nested deeper than Python's recursion limit, and a project-wide rule "
+    "stopped by such nesting.\n\n## Why is this bad\nCode that is not parsed is not checked.\n\n"
+    "## Example\n```python\ntype UserId = int  # needs Python 3.12\n```\n\n## Fix\nRun dbagents "
+    "with the Python version your project targets, or fix the syntax error. For a file that is not checked, "
+    "follow the hint: point the check at the link's target, split a generated file, or exclude it "
+    "(`[tool.dbagents] extend-exclude`).",
 )
 
 # Groups of the rules that live outside the static engine (they have no module here).
