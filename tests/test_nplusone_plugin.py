@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -82,7 +83,11 @@ def test_warn_mode_reports_without_failing(project):
     result.stdout.fnmatch_lines(
         [
             "*dbagents N+1 summary (mode warn)*",
-            "DBA401*warning*test_app.py:7*N+1: User.posts lazy-loaded for 3 instances of one query result*",
+            "DBA401 N+1 lazy loads: 1 finding(s) in 1 test(s)",
+            "*warning*test_app.py:7*N+1: User.posts lazy-loaded for 3 instances of one query result"
+            " (in test_app.py::test_n_plus_one)",
+            "*loaded by SELECT users.id, users.name FROM users at test_app.py:6",
+            "total: DBA401 1",
         ]
     )
     assert "DBA402" not in result.stdout.str()  # 3 repeats < default threshold 5
@@ -95,7 +100,7 @@ def test_fail_mode_fails_the_test_with_file_and_line(project):
     out = result.stdout.str()
     assert "DBA401 N+1: User.posts lazy-loaded for 3 instances of one query result  at " in out
     assert "test_app.py:7" in out
-    assert "DBA402 statement executed 3 times: SELECT name FROM users WHERE id = ?" in out
+    assert "DBA402 statement executed 3 times from one call site: SELECT name FROM users WHERE id = ?" in out
     assert result.ret == 1
 
 
@@ -279,15 +284,33 @@ def test_runtime_rules_are_fully_documented():
             assert heading in info.help, (rule_id, heading)
 
 
-def test_user_frame_skips_library_frames():
-    from dbagents.pytest_plugin.frames import FrameFilter
+def test_user_frame_skips_library_frames(tmp_path):
+    from dbagents.pytest_plugin.frames import LIBRARY, MACHINERY, PROJECT, RUNNER, FrameFilter
 
-    frames = FrameFilter()
-    assert frames.is_library(json.__file__)
-    assert frames.is_library(pytest.__file__)
-    assert not frames.is_library(__file__)
-    filename, line = frames.user_site(sys._getframe())
+    frames = FrameFilter(rootdir=Path(__file__).parent)
+    assert frames.kind(json.__file__) == LIBRARY  # the standard library
+    assert frames.kind(pytest.__file__) == RUNNER
+    assert frames.kind(sys.modules["dbagents"].__file__) == MACHINERY
+    assert frames.kind(__file__) == PROJECT
+    assert frames.kind(str(tmp_path / "elsewhere.py")) == LIBRARY  # outside the rootdir
+    filename, line = frames.site(sys._getframe())
     assert filename == __file__ and line > 0
+    where = frames.where(sys._getframe())
+    assert where.stack[0][0] == __file__ and where.touched is None
+
+
+def test_project_frames_leave_out_virtualenvs_and_declared_library_paths(tmp_path):
+    from dbagents.pytest_plugin.frames import LIBRARY, PROJECT, FrameFilter
+
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    frames = FrameFilter(rootdir=tmp_path, library_paths=("vendor", "app/generated/*.py"))
+    assert frames.kind(str(tmp_path / "app" / "models.py")) == PROJECT
+    assert frames.kind(str(tmp_path / ".venv" / "lib" / "x.py")) == LIBRARY
+    assert frames.kind(str(tmp_path / "lib" / "python3.11" / "site-packages" / "pydantic" / "main.py")) == LIBRARY
+    assert frames.kind(str(tmp_path / "vendor" / "lib.py")) == LIBRARY
+    assert frames.kind(str(tmp_path / "app" / "generated" / "api.py")) == LIBRARY
+    assert frames.kind(str(tmp_path / "app" / "generated.py")) == PROJECT
 
 
 @contextmanager
@@ -310,8 +333,6 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
     never an N+1 of this one."""
     from sqlalchemy import ForeignKey, Integer, create_engine, insert, select, text
     from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
-
-    from dbagents.pytest_plugin.recorder import PLAIN, RELATIONSHIP
 
     class Base(DeclarativeBase):
         pass
@@ -336,7 +357,8 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
             conn.execute(text("SELECT id FROM authors WHERE id = :i"), {"i": 1})
         recorder.stop()
         assert [s.split()[0] for s in log.statements] == ["INSERT", "SELECT", "SELECT"]
-        assert {origin for _statement, origin in log.counts} == {PLAIN}
+        assert sum(log.repeats.values()) == 3  # plain statements, each with this test's line as its stack
+        assert {stack[0][0] for _statement, stack in log.repeats} == {__file__}
 
         with Session(engine) as session:
             recorder.start()
@@ -347,8 +369,8 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
                 assert author.books == []
             recorder.stop()
             assert not log.lazy  # marked during the earlier recording
-            assert [origin for _statement, origin in log.counts] == [RELATIONSHIP]
-            assert sum(log.counts.values()) == 3
+            assert not log.repeats  # relationship loads are DBA401's, never counted for DBA402
+            assert len(log.statements) == 3
 
             session.expunge_all()
             log = recorder.start()

@@ -13,35 +13,51 @@ def _hit(rule: str, site, nodeid: str, obj: str, count: int, detail: str = "", *
             "detail": detail, "nodeid": nodeid, **extra}
 
 
+def _sites(frames) -> list[list]:
+    return [[filename, line] for filename, line in frames]
+
+
 def lazy_load_hits(log, nodeid: str) -> list[dict]:
-    """DBA401: per (Model.attr, call site) the largest number of instances of one result."""
-    best: dict[tuple, int] = {}
-    for (attr, site, _group), owners in log.lazy.items():
-        if len(owners) >= 2:
-            best[(attr, site)] = max(best.get((attr, site), 0), len(owners))
-    return [_hit("DBA401", site, nodeid, attr, count) for (attr, site), count in best.items()]
+    """DBA401: per (Model.attr, call site) the largest number of instances of one result, with the
+    query that loaded them, the library frame that touched the attribute and the project stack."""
+    best: dict[tuple, tuple[int, int]] = {}
+    for (attr, site, group), owners in log.lazy.items():
+        if len(owners) >= 2 and len(owners) > best.get((attr, site), (0, 0))[0]:
+            best[(attr, site)] = (len(owners), group)
+    hits = []
+    for (attr, site), (count, group) in best.items():
+        where = log.lazy_where.get((attr, site))
+        loaded_site, statement = log.results.get(group, (None, None))
+        hits.append(_hit(
+            "DBA401", site, nodeid, attr, count,
+            stack=_sites(where.stack) if where else [],
+            touched=list(where.touched) if where and where.touched and where.stack else None,
+            loaded_by={"file": loaded_site[0] if loaded_site else "", "line": loaded_site[1] if loaded_site else 0,
+                       "statement": _sql(statement)},
+            expired=(attr, site, group) in log.expired,
+        ))
+    return hits
 
 
-def repeated_statement_hits(log, nodeid: str, threshold: int, origin_plain: str = "") -> list[dict]:
-    """DBA402: normalized statements (not from relationship loads or allowed blocks) run >= threshold."""
+def repeated_statement_hits(log, nodeid: str, threshold: int) -> list[dict]:
+    """DBA402: one normalized statement run `threshold` or more times from one project call site (the
+    same chain of project frames and lines: a loop or a comprehension, not separate calls)."""
     if threshold <= 0:
         return []
-    totals: dict[str, int] = defaultdict(int)
-    raw_by_norm: dict[str, list[str]] = defaultdict(list)
-    for (statement, origin), count in log.counts.items():
-        if origin != origin_plain or is_transaction_control(statement):
-            continue
-        norm = normalize_sql(statement)
-        totals[norm] += count
-        raw_by_norm[norm].append(statement)
+    totals: dict[tuple, int] = defaultdict(int)
+    touched: dict[tuple, object] = {}
+    for (statement, stack), count in log.repeats.items():
+        if not stack:
+            continue  # no project frame ran it: not the project's loop
+        key = (normalize_sql(statement), stack)
+        totals[key] += count
+        touched.setdefault(key, log.repeat_touched.get((statement, stack)))
     hits = []
-    for norm, total in totals.items():
-        if total < threshold:
-            continue
-        raws = raw_by_norm[norm]
-        site = next((log.repeat_site[r] for r in raws if log.repeat_site.get(r)), None)
-        site = site or next((log.first_site[r] for r in raws if log.first_site.get(r)), None)
-        hits.append(_hit("DBA402", site, nodeid, norm, total, norm))
+    for (norm, stack), total in totals.items():
+        if total >= threshold:
+            library = touched.get((norm, stack))
+            hits.append(_hit("DBA402", stack[0], nodeid, norm, total, norm, stack=_sites(stack),
+                             touched=list(library) if library else None))
     return hits
 
 
@@ -67,17 +83,28 @@ def async_lazy_hits(log, nodeid: str) -> list[dict]:
     return [_hit("DBA404", site, nodeid, attr, count) for (attr, site), count in seen.items()]
 
 
+def _sql(statement) -> str:
+    """The SQL of a recorded ORM statement (default dialect), normalized; "" if it cannot compile."""
+    if statement is None:
+        return ""
+    try:
+        return normalize_sql(str(statement))
+    except Exception:  # a dialect-only construct: the location still says which query it was
+        return ""
+
+
 def describe(hit: dict) -> str:
     """One line for a failure message or the terminal."""
     rule, count, obj = hit["rule"], hit["count"], hit["obj"]
     if rule == "DBA401":
-        return f"{rule} N+1: {obj} lazy-loaded for {count} instances of one query result"
+        cause = " (eager-loaded, then expired)" if hit.get("expired") else ""
+        return f"{rule} N+1: {obj} lazy-loaded for {count} instances of one query result{cause}"
     if rule == "DBA402":
-        return f"{rule} statement executed {count} times: {_short(obj)}"
+        return f"{rule} statement executed {count} times from one call site: {short(obj)}"
     if rule == "DBA403":
         return f"{rule} {count} SQL statements, budget is {hit['budget']} (dbagents_max_queries)"
     return f"{rule} lazy load of {obj} under an AsyncSession (MissingGreenlet)"
 
 
-def _short(sql: str, width: int = 100) -> str:
+def short(sql: str, width: int = 100) -> str:
     return sql if len(sql) <= width else sql[: width - 3] + "..."

@@ -45,6 +45,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "dbagents_nplusone_allow", "Model.attr fnmatch patterns whose lazy loads are allowed", type="linelist"
     )
+    parser.addini(
+        "dbagents_nplusone_library_paths",
+        "paths or globs, relative to the rootdir, whose code is not the project's (findings point past it)",
+        type="linelist",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +79,7 @@ def _activate(config: pytest.Config, mode: str) -> None:
         threshold=_threshold(config),
         allow=tuple(p.strip() for p in config.getini("dbagents_nplusone_allow") if p.strip()),
         report=_report_path(config, report) if report else None,
+        library_paths=tuple(p.strip() for p in config.getini("dbagents_nplusone_library_paths") if p.strip()),
     )
     config.pluginmanager.register(NPlusOnePlugin(config, settings), _PLUGIN_NAME)
 

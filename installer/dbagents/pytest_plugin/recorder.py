@@ -15,6 +15,7 @@ cache key: all marked executions of a statement share one compiled form.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -25,13 +26,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, UserDefinedOption
 
 from dbagents.pytest_plugin import allow
-from dbagents.pytest_plugin.frames import FrameFilter, Site
+from dbagents.pytest_plugin.frames import FrameFilter, Site, Where
+from dbagents.pytest_plugin.sqlnorm import is_bookkeeping
 
 # Where a statement came from, for DBA402: plain, an ORM relationship load, or an allowed block.
 PLAIN, RELATIONSHIP, ALLOWED = "", "relationship", "allowed"
 # Execution option the recorder puts on a lazy load's statement (user-defined execution options are
 # carried unchanged to the statement's execution context, where `_on_execute` reads it).
 ORIGIN_OPTION = "dbagents_origin"
+# Loader strategies that load a relationship with the query itself: a later lazy load of such an
+# attribute means it was expired in between (commit, expire(), refresh()). `immediate` is left out:
+# it *is* a lazy load per object.
+EAGER_STRATEGIES = frozenset({"selectin", "joined", "subquery"})
 
 
 class ResultMark(UserDefinedOption):
@@ -57,13 +63,19 @@ class TestLog:
     """Everything recorded during one test's call phase."""
 
     statements: list[str] = field(default_factory=list)
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    first_site: dict[str, Site | None] = field(default_factory=dict)
-    repeat_site: dict[str, Site | None] = field(default_factory=dict)
+    # DBA402: (statement text, project stack) -> executions. Only plain statements (not relationship
+    # loads, not inside allow_nplusone()) that are not bookkeeping (transaction control, DDL, settings,
+    # schema reflection) are counted.
+    repeats: dict[tuple[str, tuple], int] = field(default_factory=dict)
+    repeat_touched: dict[tuple[str, tuple], Site | None] = field(default_factory=dict)
     # (Model.attr, site, group) -> identity keys of the instances lazy-loaded there. The group is the
     # number of the top-level query result that loaded the instance during this test (directly, or
     # through its eager or lazy loads); two or more owners in one group prove a multi-row result.
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
+    lazy_where: dict[tuple, Where] = field(default_factory=dict)  # (Model.attr, site) -> first stack seen
+    expired: set = field(default_factory=set)  # (Model.attr, site, group): eager-loaded, then expired
+    # result number -> (site of the query, the ORM statement), for this test's top-level queries
+    results: dict[int, tuple] = field(default_factory=dict)
     async_lazy: list[tuple[str, Site | None]] = field(default_factory=list)
 
 
@@ -71,11 +83,13 @@ class Recorder:
     """Installs class-level listeners on Session and Engine; records (and marks results) while `log`
     is set."""
 
-    def __init__(self, *, orm: bool, allow_patterns: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, orm: bool, allow_patterns: tuple[str, ...] = (), rootdir=None,
+                 library_paths: tuple[str, ...] = ()) -> None:
         self.orm = orm  # False: only count statements (query budgets)
         self.allow_patterns = allow_patterns
-        self.frames = FrameFilter()
+        self.frames = FrameFilter(rootdir, library_paths)
         self.log: TestLog | None = None
+        self._thread: int | None = None  # the thread running the test body
         self._installed: list[tuple] = []
         self._results = count(1)  # numbers the top-level ORM query results (ResultMark payloads)
         self._first_result = 0  # results numbered up to this were loaded before the current test
@@ -109,6 +123,7 @@ class Recorder:
 
     def start(self) -> TestLog:
         self.log = TestLog()
+        self._thread = threading.get_ident()
         self._first_result = next(self._results)  # results of this test are numbered above it
         return self.log
 
@@ -128,27 +143,26 @@ class Recorder:
     # -- listeners -------------------------------------------------------------------------------
     def _on_execute(self, cursor, statement, parameters, context) -> None:
         log = self.log
-        if log is not None:
-            log.statements.append(statement)
-            if allow.depth:
-                origin = ALLOWED
-            else:
-                origin = context.execution_options.get(ORIGIN_OPTION, PLAIN) if context is not None else PLAIN
-            key = (statement, origin)
-            seen = log.counts.get(key, 0) + 1
-            log.counts[key] = seen
-            if seen <= 2:
-                self._note_site(log, statement, seen)
+        if log is None:
+            return
+        log.statements.append(statement)
+        if self.orm is False or allow.depth:
+            return  # budgets only, or an allowed block
+        if context is not None and context.execution_options.get(ORIGIN_OPTION, PLAIN) != PLAIN:
+            return  # a relationship load: DBA401's business
+        if is_bookkeeping(statement):
+            return
+        where = self.frames.where(None, self._thread)
+        key = (statement, where.stack)
+        seen = log.repeats.get(key)
+        if seen is None:
+            log.repeats[key] = 1
+            log.repeat_touched[key] = where.touched
+        else:
+            log.repeats[key] = seen + 1
 
     def _on_execute_no_params(self, cursor, statement, context) -> None:
         self._on_execute(cursor, statement, None, context)
-
-    def _note_site(self, log: TestLog, statement: str, seen: int) -> None:
-        """Where a statement first ran, and where it ran again (DBA402 points at the repeat)."""
-        if seen == 1 and statement not in log.first_site:
-            log.first_site[statement] = self.frames.user_site()
-        elif seen == 2 and statement not in log.repeat_site:
-            log.repeat_site[statement] = self.frames.user_site()
 
     def _on_orm_execute(self, orm_state):
         log = self.log
@@ -170,11 +184,20 @@ class Recorder:
         owner = orm_state.lazy_loaded_from
         if owner is None:
             return None
-        attr = self._attr_name(orm_state.loader_strategy_path, owner)
-        site = self.frames.user_site()
+        path = orm_state.loader_strategy_path
+        attr = self._attr_name(path, owner)
+        where = self.frames.where(None, self._thread)
+        site = where.site
         allowed = self.is_allowed(attr)
         if group is not None and group > self._first_result and not allowed:
-            log.lazy[(attr, site, group)].add(owner.identity_key)
+            key = (attr, site, group)
+            owners = log.lazy.get(key)
+            if owners is None:
+                owners = log.lazy[key] = set()
+                log.lazy_where.setdefault((attr, site), where)
+                if self._eager_then_expired(path, group, log):
+                    log.expired.add(key)
+            owners.add(owner.identity_key)
         # The lazy load's own statement carries its origin to `_on_execute` (DBA402 skips it).
         orm_state.update_execution_options(**{ORIGIN_OPTION: ALLOWED if allowed else RELATIONSHIP})
         if owner.async_session is None:
@@ -188,8 +211,28 @@ class Recorder:
             raise
 
     def _mark(self, orm_state) -> None:
-        """Give the statement's result a fresh number (a ResultMark option)."""
-        orm_state.statement = orm_state.statement.options(ResultMark(next(self._results)))
+        """Give the statement's result a fresh number (a ResultMark option); remember the query and
+        the project line that ran it (DBA401 names them as "loaded by")."""
+        number = next(self._results)
+        statement = orm_state.statement
+        self.log.results[number] = (self.frames.site(), statement)
+        orm_state.statement = statement.options(ResultMark(number))
+
+    @staticmethod
+    def _eager_then_expired(path, group: int, log: TestLog) -> bool:
+        """The relationship being lazy-loaded was loaded eagerly with its owner (a loader option on the
+        query that produced the owner, or `lazy=` on the mapping): the value was expired since."""
+        prop = path[-1] if path is not None and len(path) else None
+        if prop is None:
+            return False
+        strategy = getattr(prop, "lazy", None)
+        loaded = log.results.get(group)
+        for option in getattr(loaded[1], "_with_options", ()) if loaded else ():
+            for element in getattr(option, "context", ()):
+                element_path = getattr(getattr(element, "path", None), "path", ())
+                if any(part is prop for part in element_path[-2:]):
+                    strategy = dict(getattr(element, "strategy", None) or ()).get("lazy", strategy)
+        return strategy in EAGER_STRATEGIES
 
     def _attr_name(self, path, owner) -> str:
         """`Model.attr` of the relationship being lazy-loaded (cached per loader path)."""

@@ -1,94 +1,282 @@
-"""Merge raw hits from all tests (and xdist workers) into findings; print the table; write the file."""
+"""Merge raw hits from all tests (and xdist workers) into findings; the terminal summary; the report file.
+
+A finding is one (rule, project line, object or statement). It keeps every test it happened in with that
+test's own count, the project stack, the library frame that touched the attribute and, for DBA401, the
+query that loaded the rows. Paths are relative to the pytest rootdir (the SARIF file: to the repository
+root, base %SRCROOT%); a library file is named from its package (`pydantic/main.py`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import tempfile
+import secrets
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dbagents.findings import Finding, Severity
+from dbagents.pytest_plugin.analysis import short
+
+RULE_ORDER = ("DBA401", "DBA402", "DBA403", "DBA404")
+RULE_TITLES = {"DBA401": "N+1 lazy loads", "DBA402": "statements repeated from one call site",
+               "DBA403": "query budgets exceeded", "DBA404": "lazy loads under an AsyncSession"}
+STATEMENT_WIDTH = 1000  # the report's `statement` fields
+TABLE_SQL_WIDTH = 100  # SQL in the terminal
+TABLE_ROWS = 30  # findings shown per rule in the terminal unless -v
+MESSAGE_TESTS = 3  # tests named in a message (the report lists all)
 
 _HINTS = {
-    "DBA401": "eager-load it on the query that produced the objects: .options(selectinload({obj})) "
+    "DBA401": "eager-load it on the query that produced the objects{loaded}: .options(selectinload({obj})) "
     "(or joinedload for many-to-one); add raiseload('*') to catch the rest",
     "DBA402": "fetch all keys in one statement (IN / join / executemany) instead of one per row",
     "DBA403": "remove the extra queries or raise the dbagents_max_queries budget",
     "DBA404": "load {obj} eagerly (selectinload) or await it: await obj.awaitable_attrs.<attr>",
 }
+_EXPIRED_HINT = (
+    "{obj} was eager-loaded{loaded} and then expired (commit(), expire() or refresh()), so every object "
+    "reloads it alone: read what you need before the commit, re-query after it (the same select with its "
+    "loader option, plus .execution_options(populate_existing=True) for objects already in the session), "
+    "or create the session with expire_on_commit=False"
+)
 
 
-def relative_path(filename: str, root: Path) -> str:
+@dataclass
+class Merged:
+    """One finding with everything the hits of all its tests said about it (absolute file names)."""
+
+    rule: str
+    file: str
+    line: int
+    obj: str
+    count: int = 0
+    tests: dict[str, int] = field(default_factory=dict)  # nodeid -> that test's own count
+    failed: bool = False
+    budget: int | None = None
+    statement: str = ""
+    stack: list = field(default_factory=list)
+    touched: list | None = None
+    loaded_by: dict | None = None
+    expired: bool = False
+
+
+def merge(hits: list[dict]) -> list[Merged]:
+    """One Merged per (rule, file, line, object or statement), ordered by rule then place."""
+    groups: dict[tuple, Merged] = {}
+    for hit in hits:
+        key = (hit["rule"], hit["file"], hit["line"], hit["obj"])
+        merged = groups.get(key)
+        if merged is None:
+            merged = groups[key] = Merged(
+                hit["rule"], hit["file"], hit["line"], hit["obj"], budget=hit.get("budget"),
+                statement=hit["obj"] if hit["rule"] == "DBA402" else "", stack=hit.get("stack") or [],
+                touched=hit.get("touched"), loaded_by=hit.get("loaded_by"),
+            )
+        merged.count = max(merged.count, hit["count"])
+        merged.tests[hit["nodeid"]] = max(merged.tests.get(hit["nodeid"], 0), hit["count"])
+        merged.failed = merged.failed or hit.get("failed", False)
+        merged.expired = merged.expired or hit.get("expired", False)
+    return sorted(groups.values(), key=lambda m: (RULE_ORDER.index(m.rule), m.file, m.line, m.obj))
+
+
+# -- paths -------------------------------------------------------------------------------------------
+def display_path(filename: str, root: Path) -> str:
+    """Relative to `root` when inside it; a library file from its package folder on; else absolute."""
     if not filename:
         return ""
     path = Path(filename)
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    except (ValueError, OSError):
+        pass
+    parts = path.parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
+    return path.as_posix()
 
 
-def _message(rule: str, obj: str, count: int, tests: list[str], budget: int | None) -> str:
-    where = f"in {tests[0]}" + (f" and {len(tests) - 1} more test(s)" if len(tests) > 1 else "")
-    if rule == "DBA401":
-        return f"N+1: {obj} lazy-loaded for {count} instances of one query result ({where})"
-    if rule == "DBA402":
-        return f"statement executed {count} times in one test ({where}): {obj}"
-    if rule == "DBA403":
-        return f"{count} SQL statements, budget is {budget} (dbagents_max_queries) in {tests[0]}"
-    return f"lazy load of {obj} under an AsyncSession raised MissingGreenlet ({where})"
+def _place(site, root: Path) -> str:
+    return f"{display_path(site[0], root)}:{site[1]}" if site and site[0] else "?"
 
 
-def to_findings(hits: list[dict], root: Path) -> list[Finding]:
-    """One finding per (rule, place, object); count = the worst test, tests listed in the message."""
-    groups: dict[tuple, dict] = {}
-    for hit in hits:
-        key = (hit["rule"], relative_path(hit["file"], root), hit["line"], hit["obj"])
-        group = groups.setdefault(key, {"count": 0, "tests": [], "failed": False, "budget": hit.get("budget")})
-        group["count"] = max(group["count"], hit["count"])
-        if hit["nodeid"] not in group["tests"]:
-            group["tests"].append(hit["nodeid"])
-        group["failed"] = group["failed"] or hit.get("failed", False)
-    findings = []
-    for (rule, path, line, obj), group in groups.items():
-        findings.append(
-            Finding(
-                path=path,
-                line=line,
-                col=0,
-                rule_id=rule,
-                message=_message(rule, obj, group["count"], group["tests"], group["budget"]),
-                severity=Severity.ERROR if group["failed"] else Severity.WARNING,
-                hint=_HINTS[rule].format(obj=obj),
-                obj=obj if rule in ("DBA401", "DBA404") else "",
-            )
-        )
-    return sorted(findings)
+def repository_root(rootdir: Path) -> Path:
+    """The nearest folder at or above the rootdir holding `.git` (the rootdir itself if none)."""
+    for folder in (rootdir, *rootdir.parents):
+        if (folder / ".git").exists():
+            return folder
+    return rootdir
 
 
-def summary_table(findings: list[Finding]) -> list[str]:
-    """Rows for the terminal: rule, place, what, worst count."""
-    rows = [("rule", "severity", "location", "what")]
-    for f in findings:
-        place = f"{f.path}:{f.line}" if f.path else "?"
-        rows.append((f.rule_id, f.severity.label, place, f.message))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return ["  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)) for row in rows]
+# -- texts -----------------------------------------------------------------------------------------
+def tests_text(tests: dict[str, int], limit: int = MESSAGE_TESTS) -> str:
+    """'in a.py::t' or 'in 5 tests: a.py::t (7), b.py::u (3), c.py::v (2) and 2 more' (worst first)."""
+    ordered = sorted(tests.items(), key=lambda item: (-item[1], item[0]))
+    if len(ordered) == 1:
+        return f"in {ordered[0][0]}"
+    named = ", ".join(f"{nodeid} ({count})" for nodeid, count in ordered[:limit])
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return f"in {len(ordered)} tests: {named}{more}"
 
 
-def write_report(path: Path, findings: list[Finding], root: Path, extra: dict) -> None:
-    """SARIF when the name ends in .sarif, JSON otherwise; written atomically."""
+def message(m: Merged) -> str:
+    where = tests_text(m.tests)
+    if m.rule == "DBA401":
+        cause = ", each reloaded after it was expired" if m.expired else ""
+        return f"N+1: {m.obj} lazy-loaded for {m.count} instances of one query result{cause} ({where})"
+    if m.rule == "DBA402":
+        return f"one statement ran {m.count} times from one call site ({where})"
+    if m.rule == "DBA403":
+        return f"{m.count} SQL statements, budget is {m.budget} (dbagents_max_queries) {where}"
+    return f"lazy load of {m.obj} under an AsyncSession raised MissingGreenlet ({where})"
+
+
+def hint(m: Merged, root: Path) -> str:
+    loaded = ""
+    if m.loaded_by and m.loaded_by.get("file"):
+        loaded = f" (the query at {_place((m.loaded_by['file'], m.loaded_by['line']), root)})"
+    if m.rule == "DBA401" and m.expired:
+        return _EXPIRED_HINT.format(obj=m.obj, loaded=loaded)
+    return _HINTS[m.rule].format(obj=m.obj, loaded=loaded)
+
+
+def context_line(m: Merged, root: Path, with_statement: bool = True) -> str:
+    """'loaded by SELECT … at app/x.py:38, touched in pydantic/main.py:596 called from app/x.py:39'."""
+    parts = []
+    if m.loaded_by and (m.loaded_by.get("file") or m.loaded_by.get("statement")):
+        sql = short(m.loaded_by.get("statement") or "a query", TABLE_SQL_WIDTH)
+        at = f" at {_place((m.loaded_by['file'], m.loaded_by['line']), root)}" if m.loaded_by.get("file") else ""
+        parts.append(f"loaded by {sql}{at}")
+    if m.rule == "DBA402" and with_statement:
+        parts.append(short(m.statement, TABLE_SQL_WIDTH))
+    if m.touched:
+        parts.append(f"touched in {_place(m.touched, root)} called from {_place((m.file, m.line), root)}")
+    if len(m.stack) > 1:
+        parts.append("via " + " < ".join(_place(site, root) for site in m.stack[1:4])
+                     + (" < ..." if len(m.stack) > 4 else ""))
+    return ", ".join(parts)
+
+
+def to_finding(m: Merged, root: Path) -> Finding:
+    return Finding(
+        path=display_path(m.file, root),
+        line=m.line,
+        col=0,
+        rule_id=m.rule,
+        message=message(m),
+        severity=Severity.ERROR if m.failed else Severity.WARNING,
+        hint=hint(m, root),
+        obj=m.obj if m.rule in ("DBA401", "DBA404") else "",
+    )
+
+
+def details(m: Merged, root: Path) -> dict:
+    """The report's per-finding fields beyond a plain finding."""
+    data: dict = {"tests": [{"test": nodeid, "count": count}
+                            for nodeid, count in sorted(m.tests.items(), key=lambda i: (-i[1], i[0]))]}
+    if m.statement:
+        data["statement"] = short(m.statement, STATEMENT_WIDTH)
+    if m.loaded_by:
+        data["loaded_by"] = {"path": display_path(m.loaded_by.get("file", ""), root),
+                             "line": m.loaded_by.get("line", 0),
+                             "statement": short(m.loaded_by.get("statement", ""), STATEMENT_WIDTH)}
+    if m.touched:
+        data["touched_in"] = {"path": display_path(m.touched[0], root), "line": m.touched[1]}
+    if m.stack:
+        data["stack"] = [{"path": display_path(f, root), "line": line} for f, line in m.stack]
+    if m.rule == "DBA401":
+        data["expired"] = m.expired
+    return data
+
+
+# -- terminal --------------------------------------------------------------------------------------
+def summary_lines(merged: list[Merged], root: Path, verbose: bool = False) -> list[str]:
+    """Grouped by rule (DBA401 first), a total per rule, one row per finding plus its context line."""
+    lines = []
+    for rule in RULE_ORDER:
+        rows = [m for m in merged if m.rule == rule]
+        if not rows:
+            continue
+        tests = {nodeid for m in rows for nodeid in m.tests}
+        lines.append(f"{rule} {RULE_TITLES[rule]}: {len(rows)} finding(s) in {len(tests)} test(s)")
+        shown = rows if verbose else rows[:TABLE_ROWS]
+        for m in shown:
+            finding = to_finding(m, root)
+            place = f"{finding.path}:{finding.line}" if finding.path else "?"
+            lines.append(f"  {finding.severity.label:7}  {place}  {finding.message}")
+            extra = context_line(m, root)
+            if extra:
+                lines.append(f"           {extra}")
+        if len(shown) < len(rows):
+            lines.append(f"  ... {len(rows) - len(shown)} more {rule} (-v shows all; --dbagents-report=PATH lists all)")
+    totals = ", ".join(f"{rule} {sum(1 for m in merged if m.rule == rule)}"
+                       for rule in RULE_ORDER if any(m.rule == rule for m in merged))
+    lines.append(f"total: {totals}")
+    return lines
+
+
+# -- report file -----------------------------------------------------------------------------------
+def write_report(path: Path, merged: list[Merged], rootdir: Path, extra: dict) -> None:
+    """SARIF when the name ends in .sarif, JSON otherwise; written atomically, mode 0666 less the umask."""
     from dbagents.pytest_plugin.rules import RUNTIME_RULES
     from dbagents.reporting import render
 
-    fmt = "sarif" if path.suffix.lower() == ".sarif" else "json"
-    text = render(findings, RUNTIME_RULES, fmt, root=str(root), extra=extra if fmt == "json" else None)
+    if path.suffix.lower() == ".sarif":
+        base = repository_root(rootdir)
+        ordered = sorted(merged, key=lambda m: to_finding(m, base))
+        doc = json.loads(render([to_finding(m, base) for m in ordered], RUNTIME_RULES, "sarif", root=str(base)))
+        _add_sarif_details(doc, ordered, base)
+    else:
+        ordered = sorted(merged, key=lambda m: to_finding(m, rootdir))
+        doc = json.loads(render([to_finding(m, rootdir) for m in ordered], RUNTIME_RULES, "json",
+                                root=str(rootdir), extra=extra))
+        counts = {rule: sum(1 for m in merged if m.rule == rule) for rule in RULE_ORDER}
+        doc["summary"]["by_rule"] = {rule: n for rule, n in counts.items() if n}
+        for entry, m in zip(doc["findings"], ordered):
+            entry.pop("column", None)  # not known for a runtime frame
+            entry.update(details(m, rootdir))
+    _write_atomically(path, json.dumps(doc, indent=2) + "\n")
+
+
+def _add_sarif_details(doc: dict, ordered: list[Merged], base: Path) -> None:
+    for result, m in zip(doc["runs"][0]["results"], ordered):
+        for location in result.get("locations", ()):
+            location.get("physicalLocation", {}).get("region", {}).pop("startColumn", None)
+        related = []
+        if m.loaded_by and m.loaded_by.get("file"):
+            text = "loaded by " + short(m.loaded_by.get("statement") or "this query", 300)
+            related.append(_sarif_location(m.loaded_by["file"], m.loaded_by["line"], text, base))
+        if m.touched:
+            related.append(_sarif_location(m.touched[0], m.touched[1], "touched in this library frame", base))
+        for filename, line in m.stack[1:]:
+            related.append(_sarif_location(filename, line, "called from", base))
+        for number, location in enumerate(related, 1):
+            location["id"] = number
+        if related:
+            result["relatedLocations"] = related
+        result["properties"] = {"tests": [{"test": t, "count": c} for t, c in sorted(m.tests.items())]}
+        if m.statement:
+            result["properties"]["statement"] = short(m.statement, STATEMENT_WIDTH)
+
+
+def _sarif_location(filename: str, line: int, text: str, base: Path) -> dict:
+    path = Path(filename)
+    try:
+        artifact = {"uri": path.resolve().relative_to(base.resolve()).as_posix(), "uriBaseId": "%SRCROOT%"}
+    except (ValueError, OSError):
+        artifact = {"uri": path.resolve().as_uri()}  # a library outside the repository
+    return {"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": line}},
+            "message": {"text": text}}
+
+
+def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dbagents-", dir=str(path.parent))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any output
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp.exists():
+            tmp.unlink()
         raise

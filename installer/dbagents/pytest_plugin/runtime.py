@@ -18,6 +18,7 @@ class Settings:
     threshold: int
     allow: tuple[str, ...]
     report: Path | None
+    library_paths: tuple[str, ...] = ()  # rootdir-relative globs whose frames are not the project's
 
 
 class NPlusOnePlugin:
@@ -35,7 +36,8 @@ class NPlusOnePlugin:
         if self._recorder is None:
             from dbagents.pytest_plugin.recorder import Recorder
 
-            self._recorder = Recorder(orm=self.settings.mode != "off", allow_patterns=self.settings.allow)
+            self._recorder = Recorder(orm=self.settings.mode != "off", allow_patterns=self.settings.allow,
+                                      rootdir=self.config.rootpath, library_paths=self.settings.library_paths)
             self._recorder.install()
         return self._recorder
 
@@ -62,11 +64,12 @@ class NPlusOnePlugin:
         self.hits.extend(hits)
         failing = [h for h in hits if h["failed"]]
         if hits and (error is not None or not failing):
-            item.add_report_section("call", "dbagents", _explain(hits))
+            item.add_report_section("call", "dbagents", _explain(hits, self.config.rootpath))
         if error is not None:
             raise error
         if failing:
-            pytest.fail("dbagents found database problems in this test:\n" + _explain(failing), pytrace=False)
+            pytest.fail("dbagents found database problems in this test:\n" + _explain(failing, self.config.rootpath),
+                        pytrace=False)
         return result
 
     def _analyse(self, item: pytest.Item, log, budget: int | None) -> list[dict]:
@@ -96,25 +99,22 @@ class NPlusOnePlugin:
             self.config.workeroutput[WORKER_KEY] = self.hits
             return
         if self.settings.report is not None:
-            from dbagents.pytest_plugin.report import to_findings, write_report
+            from dbagents.pytest_plugin.report import merge, write_report
 
-            findings = to_findings(self.hits, self.config.rootpath)
             extra = {"source": "pytest", "mode": self.settings.mode}
-            write_report(self.settings.report, findings, self.config.rootpath, extra)
+            write_report(self.settings.report, merge(self.hits), self.config.rootpath, extra)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or (self.settings.mode == "off" and not self.hits):
             return
         terminalreporter.write_sep("=", f"dbagents N+1 summary (mode {self.settings.mode})")
-        findings = []
-        if self.hits:  # the report module is only needed (and imported) when there is something to show
-            from dbagents.pytest_plugin.report import summary_table, to_findings
-
-            findings = to_findings(self.hits, self.config.rootpath)
-        if not findings:
+        if not self.hits:
             terminalreporter.write_line("no N+1 queries, repeated statements or exceeded budgets found")
-        else:
-            for line in summary_table(findings):
+        else:  # the report module is only needed (and imported) when there is something to show
+            from dbagents.pytest_plugin.report import merge, summary_lines
+
+            verbose = self.config.get_verbosity() > 0
+            for line in summary_lines(merge(self.hits), self.config.rootpath, verbose):
                 terminalreporter.write_line(line)
         if self.settings.report is not None:
             terminalreporter.write_line(f"report written to {self.settings.report}")
@@ -141,12 +141,20 @@ def _test_site(item: pytest.Item):
     return (str(item.path), line + 1 if line is not None else 0)
 
 
-def _explain(hits: list[dict]) -> str:
+def _explain(hits: list[dict], root: Path) -> str:
+    from dbagents.pytest_plugin.report import context_line, display_path, hint, merge
+
     lines = []
     for hit in hits:
-        where = f"{hit['file']}:{hit['line']}" if hit["file"] else "?"
+        merged = merge([hit])[0]
+        where = f"{display_path(hit['file'], root)}:{hit['line']}" if hit["file"] else "?"
         lines.append(f"  {analysis.describe(hit)}  at {where}")
+        extra = context_line(merged, root, with_statement=False)
+        if extra:
+            lines.append(f"      {extra}")
+        if hit["rule"] in ("DBA401", "DBA404"):
+            lines.append(f"      fix: {hint(merged, root)}")
         if hit["rule"] == "DBA403":
             for number, statement in enumerate(hit["statements"], 1):
-                lines.append(f"      {number:3d}. {analysis._short(statement, 160)}")
+                lines.append(f"      {number:3d}. {analysis.short(statement, 160)}")
     return "\n".join(lines)

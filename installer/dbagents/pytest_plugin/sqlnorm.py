@@ -53,6 +53,38 @@ def _normalize(statement: str) -> str:
     return text
 
 
+# Statements that are never "a query in a loop" for DBA402: schema changes, settings, and what
+# `inspect()` / Alembic autogenerate / dialect start-up send to read the schema.
+_DDL_WORDS = (
+    "CREATE", "ALTER", "DROP", "TRUNCATE", "COMMENT", "GRANT", "REVOKE", "RENAME", "REINDEX", "VACUUM",
+    "ANALYZE", "CLUSTER", "PRAGMA", "SET", "SHOW", "RESET", "DISCARD", "LOCK", "DESCRIBE", "EXPLAIN",
+)
+_CATALOG = re.compile(
+    r"\b(?:information_schema|pg_catalog|sqlite_master|sqlite_temp_master|sqlite_schema|sqlite_temp_schema)\b"
+    r"|\bpg_(?:class|namespace|attribute|index|constraint|type|enum|proc|description|inherits|depend|"
+    r"sequence|collation|extension|attrdef|am|opclass|views|tables|indexes|matviews|settings)\b"
+    r"|\b(?:current_schema|version)\s*\(\s*\)\s*$",
+    re.I,
+)
+# A bounded memo: a suite sends the same few thousand statement texts again and again.
+_BOOKKEEPING: dict[str, bool] = {}
+
+
+def is_bookkeeping(statement: str) -> bool:
+    """Transaction control, DDL, settings or schema reflection: never a DBA402 loop."""
+    known = _BOOKKEEPING.get(statement)
+    if known is None:
+        head = statement.lstrip()[:24].upper()
+        word = head.split(None, 1)[0] if head.strip() else ""
+        known = (head.startswith(_TRANSACTION_WORDS) or word.rstrip(";") in _DDL_WORDS
+                 or _CATALOG.search(statement) is not None)
+        if len(statement) <= _CACHE_MAX_LENGTH:
+            if len(_BOOKKEEPING) >= _CACHE_ENTRIES:
+                _BOOKKEEPING.clear()
+            _BOOKKEEPING[statement] = known
+    return known
+
+
 def is_transaction_control(statement: str) -> bool:
     """BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE: bookkeeping, not queries; never counted."""
     head = statement.lstrip()[:20].upper()
