@@ -9,6 +9,7 @@ import click
 
 from dbagents.findings import Finding, RuleInfo, Severity, count_at_or_above
 from dbagents.reporting import FORMATS, render
+from dbagents.reporting.paths import relocate
 
 
 def format_option(default: str = "text"):
@@ -37,9 +38,13 @@ def emit(
     tool_name: str = "dbagents",
     extra: Mapping | None = None,
 ) -> int:
-    """Print the report to stdout and return the exit code (0 clean, 1 findings at/above fail_on)."""
-    items = list(findings)
+    """Print the report to stdout and return the exit code (0 clean, 1 findings at/above fail_on).
+
+    Finding paths are relative to `root`; the report shows them relative to the current directory
+    (absolute outside it), SARIF relative to the repository root (see `reporting.paths`).
+    """
+    items, base = relocate(findings, root, fmt)
     color = fmt == "text" and sys.stdout.isatty()
-    text = render(items, rules, fmt, root=root, color=color, tool_name=tool_name, extra=extra)
+    text = render(items, rules, fmt, root=base, color=color, tool_name=tool_name, extra=extra)
     click.echo(text, nl=False)
     return 1 if count_at_or_above(items, fail_on) else 0

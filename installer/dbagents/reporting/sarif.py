@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import quote
 
 from dbagents import __version__
 from dbagents.findings import Finding, RuleInfo, Severity
@@ -33,6 +34,13 @@ def _fingerprint(f: Finding) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def _artifact(path: str) -> dict:
+    """Relative paths hang off %SRCROOT% (the repository root); a file outside it gets its absolute URI."""
+    if Path(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
 def render_sarif(findings: list[Finding], rules: Mapping[str, RuleInfo], *, root: str, tool_name: str) -> str:
     # Every selected rule gets a descriptor (code scanning shows their help); ids that fired
     # but have no metadata get a minimal one.
@@ -54,7 +62,7 @@ def render_sarif(findings: list[Finding], rules: Mapping[str, RuleInfo], *, root
         }
         location: dict = {}
         if f.path:
-            phys: dict = {"artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"}}
+            phys: dict = {"artifactLocation": _artifact(f.path)}
             if f.line:
                 phys["region"] = {"startLine": f.line, "startColumn": max(f.col, 1)}
             location["physicalLocation"] = phys
