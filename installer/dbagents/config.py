@@ -17,7 +17,13 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 # Keys the static engine understands; sub-tables (e.g. [tool.dbagents.live]) belong to other parts
 # and are passed through in `sections`.
-KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "fail-on", "cache", "jobs"}
+KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "fail-on", "cache", "jobs",
+              "baseline", "migrations-start-after", "lock-timeout", "migrations-run", "dialect"}
+DEFAULT_BASELINE = ".dbagents-baseline.json"
+# Project facts that live outside the code (see check/project_settings.py for what each one changes).
+LOCK_TIMEOUT_VALUES = ("code", "role", "database", "pgoptions")
+MIGRATIONS_RUN_VALUES = ("online", "offline")
+DIALECT_VALUES = ("postgresql", "sqlite", "mysql", "mariadb", "mssql", "oracle")
 KNOWN_SECTIONS = {"live", "scratch", "nplusone", "validate"}
 
 
@@ -33,6 +39,12 @@ class Config:
     fail_on: Severity | None = None
     cache: bool = True
     jobs: int | None = None
+    baseline: str = DEFAULT_BASELINE  # relative to the project root (the config's folder)
+    migrations_start_after: str | None = None  # revisions up to this one are history
+    start_after_source: str = ""  # "--since-revision" when the command line set it (for error messages)
+    lock_timeout: str = "code"  # where lock_timeout is set: in the code, or outside it (role, database, PGOPTIONS)
+    migrations_run: str = "online"  # online: with traffic; offline: with the application stopped
+    dialect: str = "postgresql"
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -113,4 +125,20 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
             if not isinstance(value, int) or value < 1:
                 raise InputError("[tool.dbagents] jobs must be a positive integer", path=str(path))
             cfg.jobs = value
+        elif key == "baseline":
+            if not isinstance(value, str) or not value.strip():
+                raise InputError("[tool.dbagents] baseline must be a file path (string)", path=str(path))
+            cfg.baseline = value
+        elif key == "migrations-start-after":
+            if not isinstance(value, str) or not value.strip():
+                raise InputError("[tool.dbagents] migrations-start-after must be an Alembic revision id (string)",
+                                 path=str(path))
+            cfg.migrations_start_after = value.strip()
+        else:
+            choices = {"lock-timeout": LOCK_TIMEOUT_VALUES, "migrations-run": MIGRATIONS_RUN_VALUES,
+                       "dialect": DIALECT_VALUES}[key]
+            if not isinstance(value, str) or value.strip().lower() not in choices:
+                raise InputError(f"[tool.dbagents] {key} must be one of {', '.join(map(repr, choices))}",
+                                 path=str(path))
+            setattr(cfg, key.replace("-", "_"), value.strip().lower())
     return cfg

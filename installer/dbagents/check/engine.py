@@ -21,6 +21,7 @@ from dbagents.check.discover import discover
 from dbagents.check.facts import extractors
 from dbagents.check.facts.dburls import DIALECTS
 from dbagents.check.project import FileResult, Project
+from dbagents.check.project_settings import apply_settings
 from dbagents.check.registry import SYNTAX_ERROR, static_rules
 from dbagents.check.rule import ModuleContext, ModuleRule, ProjectRule
 from dbagents.check.source import SourceFile, parse_python, scan_suppressions
@@ -81,6 +82,8 @@ class CheckOutcome:
     files_parsed: int
     cache_hits: int = 0
     notes: list[str] = field(default_factory=list)
+    # relpath -> the bytes this run read, for every parsed file (the baseline hashes reported statements)
+    sources: dict[str, bytes] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -302,6 +305,7 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
             "check the folder it points into, or name the file on the command line"))
     todo = []
     hits = 0
+    read: dict[str, bytes] = {}  # parsed files' bytes, kept for the findings' statements (never read twice)
     for path, relpath, kind in files:
         try:
             data = read_source(path)
@@ -320,8 +324,11 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
         if previous is not None and previous.digest == file_digest:
             results[relpath] = previous
             hits += previous.parsed
+            if previous.parsed:
+                read[relpath] = data
         else:
             todo.append((path, relpath, kind, data, file_digest))
+            read[relpath] = data
     workers = jobs or config.jobs or os.cpu_count() or 1
     for result in _run_workers(todo, workers):
         results[result.relpath] = result
@@ -340,8 +347,9 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
     findings: list[Finding] = list(project_findings)
     for result in results.values():
         findings.extend(result.findings)
-    kept = filter_findings(findings, project, enabled)
-    return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits)
+    kept = apply_settings(filter_findings(findings, project, enabled), project)
+    sources = {relpath: data for relpath, data in read.items() if results[relpath].parsed}
+    return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits, sources=sources)
 
 
 def _project_findings(project: Project, enabled: set[str]) -> list[Finding]:

@@ -228,6 +228,13 @@ class AlembicGraph:
     envs: list[Env] = field(default_factory=list)
     revisions: dict[str, Revision] = field(default_factory=dict)  # every revision (first file wins on clashes)
     heads: set[str] = field(default_factory=set)
+    # migrations-start-after / --since-revision: the revision named, and the files of it and its ancestors
+    cut_off: str | None = None
+    history: set[str] = field(default_factory=set)
+
+    def is_history(self, revision: Revision) -> bool:
+        """Is this revision at or before the cut-off (applied everywhere long ago)?"""
+        return revision.relpath in self.history
 
     def locate_revision(self, rev: str) -> tuple[str, int] | None:
         found = self.revisions.get(rev)

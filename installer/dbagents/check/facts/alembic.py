@@ -8,6 +8,7 @@ import posixpath
 from pathlib import Path
 
 from dbagents.check.facts._alembic_extract import extract_env, extract_revision
+from dbagents.check.facts._alembic_history import mark_history
 from dbagents.check.facts._alembic_ini import parse_ini, parse_pyproject
 from dbagents.check.facts._alembic_model import (  # noqa: F401  (re-exported for rules and tests)
     AlembicConfigFile,
@@ -292,4 +293,8 @@ def build(project) -> AlembicGraph:
         env.complete = _complete(env, root, project.files)
         _link(env)
         graph.heads.update(env.heads)
+    config = getattr(project, "config", None)
+    if config is not None and config.migrations_start_after:
+        where = config.start_after_source or f"{config.path}: migrations-start-after"
+        mark_history(graph, config.migrations_start_after, where)
     return graph

@@ -14,6 +14,7 @@ from dbagents.check.facts._alembic_checks import (
     op_target,
     revision_file,
 )
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -50,7 +51,7 @@ def upgrade():
     op.add_column("users", sa.Column("plan", sa.String(), nullable=False, server_default="free"))
 ```
 or add the column nullable, backfill it in batches, and set `NOT NULL` in a later revision.
-"""
+""" + settings_doc("DBA201")
     valid = [
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.String(), nullable=False,'
                               ' server_default="free"))\n'), path=PATH, files=FILES),

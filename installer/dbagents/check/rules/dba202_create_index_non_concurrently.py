@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -42,7 +43,7 @@ def upgrade():
 ```
 `CONCURRENTLY` cannot run inside a transaction, hence the autocommit block (see DBA203). Indexes on a table
 created in the same revision are fine as they are.
-"""
+""" + settings_doc("DBA202")
     valid = [
         Example(revision_file('    with op.get_context().autocommit_block():\n'
                               '        op.create_index("ix_o", "orders", ["customer_id"],'

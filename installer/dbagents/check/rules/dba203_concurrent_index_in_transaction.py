@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, INI, PATH, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -48,7 +49,7 @@ def upgrade():
     with op.get_context().autocommit_block():
         op.create_index("ix_orders_customer_id", "orders", ["customer_id"], postgresql_concurrently=True)
 ```
-"""
+""" + settings_doc("DBA203")
     valid = [
         Example(revision_file('    with op.get_context().autocommit_block():\n'
                               '        op.create_index("ix_o", "orders", ["c"], postgresql_concurrently=True)\n'),

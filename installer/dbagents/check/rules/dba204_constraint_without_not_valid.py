@@ -13,6 +13,7 @@ from dbagents.check.facts._alembic_checks import (
     op_target,
     revision_file,
 )
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -60,7 +61,7 @@ def upgrade():
 def upgrade():
     op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_customer")
 ```
-"""
+""" + settings_doc("DBA204")
     valid = [
         Example(revision_file('    op.create_foreign_key("fk_o_c", "orders", "customers", ["customer_id"], ["id"],'
                               ' postgresql_not_valid=True)\n'), path=PATH, files=FILES),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -47,7 +48,7 @@ def upgrade():
         op.create_index("uq_users_email", "users", ["email"], unique=True, postgresql_concurrently=True)
     op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE USING INDEX uq_users_email")
 ```
-"""
+""" + settings_doc("DBA205")
     valid = [
         Example(revision_file('    op.execute("ALTER TABLE users ADD CONSTRAINT uq_e UNIQUE USING INDEX uq_e")\n'),
                 path=PATH, files=FILES),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -64,7 +65,7 @@ def upgrade():
     op.drop_constraint(op.f("ck_users_email_nn"), "users", type_="check")
 ```
 (Or two revisions, the second validating, when env.py sets `transaction_per_migration=True`.)
-"""
+""" + settings_doc("DBA206")
     valid = [
         Example(revision_file('    op.alter_column("users", "email", nullable=True)\n'), path=PATH, files=FILES),
         Example(revision_file('    op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_email_nn")\n'

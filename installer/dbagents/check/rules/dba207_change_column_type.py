@@ -7,6 +7,7 @@ from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, is_widening, op_target, revision_file
 from dbagents.check.facts._alembic_model import Call, Ref
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -53,7 +54,7 @@ column in a later release. Widening is cheap and safe:
 ```python
 op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(100))
 ```
-"""
+""" + settings_doc("DBA207")
     valid = [
         Example(revision_file('    op.alter_column("users", "name", type_=sa.String(200),'
                               ' existing_type=sa.String(100))\n'), path=PATH, files=FILES),

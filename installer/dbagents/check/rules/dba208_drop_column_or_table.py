@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, column_call, column_name, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -126,7 +127,7 @@ def upgrade():
 ## Fix
 Two phases: first remove the attribute from the model (or mark it `deferred`) and deploy; then drop the
 column in a later release's migration.
-"""
+""" + settings_doc("DBA208")
     valid = [
         Example(revision_file('    op.add_column("users", sa.Column("nickname", sa.String(), nullable=True))\n',
                               '    op.drop_column("users", "nickname")\n'), path=PATH, files=FILES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -34,7 +35,7 @@ def upgrade():
 ## Fix
 Expand and contract: add `full_name`, write both, backfill, switch readers, and drop `name` in a later
 release. For a table, a view with the old name can bridge the gap.
-"""
+""" + settings_doc("DBA209")
     valid = [
         Example(revision_file('    op.alter_column("users", "name", comment="display name")\n'), path=PATH,
                 files=FILES),

@@ -16,6 +16,7 @@ from dbagents.check.facts._alembic_checks import (
     locks_existing_table,
     revision_file,
 )
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -79,7 +80,7 @@ or once for every migration, for the whole session, in env.py:
 `engine_from_config(..., connect_args={"options": "-c lock_timeout=5s -c statement_timeout=5min"})`
 (or `connection.exec_driver_sql("SET lock_timeout = '5s'")` then `connection.commit()` before
 `context.configure()`, or `ALTER ROLE migrator SET lock_timeout = '5s'`).
-"""
+""" + settings_doc("DBA211")
     valid = [
         Example(revision_file('    op.execute("SET LOCAL lock_timeout = \'5s\'")\n'
                               '    op.add_column("orders", sa.Column("note", sa.Text()))\n'),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -47,7 +48,7 @@ def downgrade():
 def downgrade():
     op.drop_column("users", "plan")
 ```
-"""
+""" + settings_doc("DBA212")
     valid = [
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.Text()))\n',
                               '    op.drop_column("users", "plan")\n'), path=PATH, files=FILES),

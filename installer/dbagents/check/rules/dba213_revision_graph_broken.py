@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -75,7 +76,7 @@ down_revision = "a1"   # a second head
 ## Fix
 `alembic merge -m "merge heads" heads` creates a revision with `down_revision = ("b2", "c3")`; or point one
 revision's `down_revision` at the other if neither is deployed yet.
-"""
+""" + settings_doc("DBA213")
     valid = [
         Example(_rev("b2", '"a1"'), path="migrations/versions/b2.py",
                 files={**FILES, "migrations/versions/a1.py": _rev("a1", "None")}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, locks_existing_table, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -59,7 +60,7 @@ def upgrade():
 ## Fix
 Add the column in one revision; backfill in a separate revision (or a script) in batches; declare the
 table the migration needs with `sa.table("users", sa.column("plan"))` instead of importing the model.
-"""
+""" + settings_doc("DBA216")
     valid = [
         Example(revision_file("    users = sa.table(\"users\", sa.column(\"plan\"))\n"
                               "    op.execute(users.update().values(plan=\"free\"))\n"), path=PATH, files=FILES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -55,7 +56,7 @@ def upgrade():
     with op.get_context().autocommit_block():
         op.drop_index("ix_orders_legacy", table_name="orders", postgresql_concurrently=True)
 ```
-"""
+""" + settings_doc("DBA217")
     valid = [
         Example(revision_file("    with op.get_context().autocommit_block():\n"
                               '        op.drop_index("ix_o", table_name="orders", postgresql_concurrently=True)\n'),

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
 from dbagents.check.facts._alembic_model import Call, iter_calls, literal_name
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -69,7 +70,7 @@ op.create_index("ix_subscription_billing_period_subscription_billing_period_ends
 
 ## Fix
 Use a shorter explicit name (or a naming convention that produces short names).
-"""
+""" + settings_doc("DBA218")
     valid = [
         Example(revision_file('    op.create_index("ix_subscriptions_ends_at", "subscriptions", ["ends_at"])\n'),
                 path=PATH, files=FILES),

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import ENV_PY, INI, PATH, env_script, revision_file
 from dbagents.check.facts._alembic_model import literal_name
+from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -81,7 +82,7 @@ def upgrade():
 context.configure(connection=connection, target_metadata=target_metadata, transaction_per_migration=True)
 ```
 or validate inside `with op.get_context().autocommit_block():`, which commits everything before it.
-"""
+""" + settings_doc("DBA219")
     valid = [
         Example(revision_file(VALIDATE), path=PATH,
                 files={"alembic.ini": INI, "migrations/env.py": ENV_PER_MIGRATION, PARENT: ADD_NOT_VALID}),
@@ -129,6 +130,8 @@ or validate inside `with op.get_context().autocommit_block():`, which commits ev
                         origin = added.get(action.name) if action.kind == "validate" else None
                         if origin is None or origin[0] is rev:
                             continue  # same revision: DBA204 reports it
+                        if graph.is_history(origin[0]):
+                            continue  # applied long ago (migrations-start-after): never deployed together
                         earlier, how = origin
                         yield self.finding(
                             rev.relpath, op.line, op.col,
