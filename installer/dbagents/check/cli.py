@@ -54,13 +54,30 @@ def _check_root(paths: list[Path]) -> Path:
 @click.option("--alembic-name", metavar="SECTION", help="Section of alembic.ini for --scratch, like alembic's --name "
               "(default: alembic).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of the findings (text format).")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline file (default: [tool.dbagents] baseline, else .dbagents-baseline.json in the project "
+              "root). Findings it lists are hidden.")
+@click.option("--no-baseline", is_flag=True, help="Report every finding, also those the baseline lists.")
+@click.option("--write-baseline", is_flag=True, help="Record today's findings in the baseline file (entries that "
+              "still match are kept) and exit 0.")
+@click.option("--since-revision", metavar="REV", help="Alembic revisions up to REV in the graph are history: "
+              "migration rules skip them (like [tool.dbagents] migrations-start-after).")
+@click.option("--changed-since", metavar="REF", help="Judge only findings on lines changed since the merge base of "
+              "git REF and HEAD (work tree and untracked files included); facts still come from every file.")
+@click.option("--only-files", is_flag=True, help="PATHS are files to judge (what the pre-commit hook passes): facts "
+              "come from the whole project, findings only from these files.")
 def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_clear, jobs, database_url, schemas,
-              scratch, scratch_url, alembic_ini, alembic_name, statistics):
+              scratch, scratch_url, alembic_ini, alembic_name, statistics, baseline_path, no_baseline,
+              write_baseline, since_revision, changed_since, only_files):
     """Check SQLAlchemy models, Alembic migrations and raw SQL; optionally a live PostgreSQL.
 
     ARGS: an optional GROUP (models, migrations, schema, performance, security) followed by PATHS
     (default: the current directory).
     """
+    from dbagents.check import changed
+    from dbagents.check.adopt import adopt
+    from dbagents.check.baseline import project_root
+    from dbagents.check.discover import file_kind
     from dbagents.check.engine import check_tree
     from dbagents.check.registry import all_rule_infos, check_patterns, selected_ids
     from dbagents.config import load_config
@@ -69,12 +86,29 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
     groups = []
     if args and args[0] in GROUP_NAMES:
         groups.append(args.pop(0))
-    paths = [Path(a) for a in args] or [Path(".")]
+    if write_baseline and (changed_since or only_files):
+        raise InputError("--write-baseline records the findings of the whole run; drop --changed-since/--only-files")
+    if changed_since and only_files:
+        raise InputError("use --changed-since or --only-files, not both")
+    paths = [Path(a) for a in args] or ([] if only_files else [Path(".")])
     for p in paths:
         if not p.exists():
             raise InputError("no such file or directory; pass a folder or .py file to check", path=str(p))
-    root = _check_root(paths)
-    config = load_config(root, config_path)
+    scope = None
+    if only_files:
+        if any(p.is_dir() for p in paths):
+            raise InputError("--only-files takes files, not folders; drop the option to check a folder")
+        config = load_config(paths[0] if paths else Path("."), config_path)
+        root = project_root(config, paths[0].resolve().parent if paths else None).resolve()
+        scope = changed.named([p for p in paths if file_kind(p)])
+        paths = [root]
+    else:
+        root = _check_root(paths)
+        config = load_config(root, config_path)
+        if changed_since:
+            scope = changed.since(changed_since)
+    if since_revision:
+        config.migrations_start_after, config.start_after_source = since_revision.strip(), "--since-revision"
     cli_select, cli_ignore = _split(select), _split(ignore)
     check_patterns(cli_select, "--select")
     check_patterns(cli_ignore, "--ignore")
@@ -87,13 +121,21 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
         from dbagents.check.cache import clear
 
         clear(root)
-    outcome = check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs,
-                         use_cache=config.cache and not no_cache)
-    findings = list(outcome.findings)
+    if scope is not None and not scope.files:
+        outcome = None  # nothing to judge (a commit without Python changes): no need to read the project
+        findings: list = []
+    else:
+        outcome = check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs,
+                             use_cache=config.cache and not no_cache)
+        findings = list(outcome.findings)
 
     if database_url is None and groups and groups[0] in ("schema", "performance"):
         database_url = os.environ.get("DATABASE_URL") or None
     scratch_error = None  # reported after the findings: a failed scratch run must not lose them
+    if (database_url or scratch or scratch_url) and outcome is None:
+        outcome = check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs,
+                             use_cache=config.cache and not no_cache)
+        findings = list(outcome.findings)
     if database_url or scratch or scratch_url:
         from dbagents.check.external import run_external
         from dbagents.scratch import ScratchError
@@ -107,6 +149,13 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
         # The scratch run re-proves what the static engine may already have said (e.g. DBA213 two heads).
         seen = {(f.rule_id, f.path, f.line) for f in findings if f.path}
         findings.extend(f for f in external if not (f.path and (f.rule_id, f.path, f.line) in seen))
+    adopted = adopt(findings, outcome, scope, root=root, config=config, enabled=enabled,
+                    baseline_option=None if no_baseline and not write_baseline else baseline_path,
+                    use_baseline=write_baseline or not no_baseline)
+    if write_baseline:
+        click.echo(adopted.write())
+        sys.exit(0)
+    findings = adopted.findings
     infos = all_rule_infos()
     rules = {rid: infos[rid] for rid in sorted(enabled) if rid in infos}
     if statistics and fmt == "text":
@@ -117,8 +166,12 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
             click.echo(f"{n:6d}  {rid}  {infos[rid].name if rid in infos else ''}")
         code = 1 if count_at_or_above(findings, threshold) else 0
     elif scratch_error is None or findings or fmt != "text":  # never "All checks passed." before an error
-        code = emit(findings, rules, fmt, threshold, root=str(root),
-                    extra={"checked": {"root": str(root), "files": outcome.files_seen, "parsed": outcome.files_parsed}})
+        checked = {"root": str(root), "files": outcome.files_seen if outcome else 0,
+                   "parsed": outcome.files_parsed if outcome else 0}
+        code = emit(findings, rules, fmt, threshold, root=str(root), extra={"checked": checked, **adopted.extra()})
+    if fmt == "text" and (scratch_error is None or findings or statistics):
+        for line in adopted.notes():
+            click.echo(line)
     if scratch_error is not None:
         sys.stdout.flush()
         raise InputError(str(scratch_error))

@@ -176,7 +176,7 @@ def _analyze(path: Path, relpath: str, kind: str, data: bytes, file_digest: str)
             if src.tree is None:
                 return result
         walk_cache.begin(src.tree)
-    if src.tree is not None and (result.suppressions.lines or result.suppressions.whole_file is not False):
+    if src.tree is not None:  # `# noqa` on a statement's last line, and the baseline's statement text
         result.statement_ends = _statement_ends(src.tree)
     for mod in extractor_mods:
         if kind not in getattr(mod, "KINDS", ("python",)) or not _hit(getattr(mod, "TRIGGERS", ()), text):
