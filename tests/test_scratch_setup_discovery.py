@@ -159,3 +159,15 @@ def test_interpreter_detection_order(tmp_path, monkeypatch):
     assert choose_python("venv/bin/python", [tmp_path]) == (str(venv_python), "[tool.dbagents.scratch] python")
     with pytest.raises(InputError, match="python 'nope/python' not found"):
         choose_python("nope/python", [tmp_path])
+
+
+def test_script_location_relative_to_the_project_root_runs_from_there(tmp_path):
+    """checkmate's shape: conf/alembic.ini says script_location = pkg/migrations, meant from the project root
+    (`alembic -c conf/alembic.ini upgrade head`), not from conf/."""
+    ini = _write(tmp_path / "conf" / "alembic.ini", "[alembic]\nscript_location = pkg/migrations\n")
+    _write(tmp_path / "pkg" / "migrations" / "env.py")
+    setup = read_setup(tmp_path, ini)
+    assert setup.run_dir == tmp_path and setup.script_dir == tmp_path / "pkg" / "migrations"
+    assert setup.version_dirs == (tmp_path / "pkg" / "migrations" / "versions",)
+    _write(tmp_path / "conf" / "pkg" / "migrations" / "env.py")  # beside the ini wins, as `cd conf && alembic`
+    assert read_setup(tmp_path, ini).run_dir == ini.parent

@@ -219,6 +219,8 @@ def test_env_setup_failing_in_alembic_points_at_env_py(pg_server, tmp_path):
                                     "        context.configure("))
     result = run_worker(project, _scratch(pg_server))
     assert result["fatal_kind"] == "env"
-    assert ("before it ran any migration) failed at migrations/env.py:17: sqlalchemy.exc.ProgrammingError: "
+    assert ("before it ran any migration) failed at migrations/env.py:17 (env.py selects a schema that does not "
+            "exist on an empty database, e.g. SET search_path or version_table_schema; create it first in env.py: "
+            "CREATE SCHEMA IF NOT EXISTS …): sqlalchemy.exc.ProgrammingError: "
             "(psycopg.errors.InvalidSchemaName) no schema has been selected to create in") in result["fatal"]
     assert "CREATE TABLE alembic_version" in result["fatal"]

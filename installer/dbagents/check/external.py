@@ -35,7 +35,10 @@ def locate(project: Project, finding: Finding) -> Finding:
     if len(parts) < 2:
         return finding
     table, column = parts[1], (parts[2] if len(parts) > 2 else None)
-    where = models.locate(table, column) if hasattr(models, "locate") else None
+    if not hasattr(models, "locate"):
+        return finding
+    # obj's third part is a column, or an index/constraint name: those are placed on their table
+    where = models.locate(table, column) or (models.locate(table) if column else None)
     if not where:
         return finding
     relpath, line = where

@@ -146,7 +146,10 @@ def _describe(diff, default_schema: str) -> tuple[str, str]:
         table = constraint_table(fk)
         name = fk.name if isinstance(fk.name, str) else "(unnamed)"
         on = q(table.schema, table.name) if table is not None else "?"
-        obj = q(table.schema, table.name, fk.name if isinstance(fk.name, str) else "") if table is not None else ""
+        local = list(getattr(fk, "column_keys", None) or [])
+        # placed on its column when it has one (the model's line), else named by the constraint
+        part = local[0] if len(local) == 1 else (fk.name if isinstance(fk.name, str) else "")
+        obj = q(table.schema, table.name, part) if table is not None else ""
         return f"foreign key {name} on {on} {fk_text(fk)} exists {where(kind)}", obj
     if kind in ("add_constraint", "remove_constraint"):
         constraint = diff[1]

@@ -6,7 +6,8 @@ added to sys.path). Usage: python _worker.py REQUEST.json RESULT.json
 
 Request: project_root, ini, url (the scratch database), phase ("up"/"down"), extension_hint, applied and
 snapshots (down phase); optional ini_section (Alembic's --name), script_location (for ini files without one, as
-Flask-Migrate's), app ("module:attr": a Flask app or app factory; everything then runs inside its app context).
+Flask-Migrate's), app ("module:attr": a Flask app or app factory; everything then runs inside its app context),
+compare (default true; false skips the DBA214 comparison, e.g. when DBA214 is deselected).
 
 phase "up":   DBA213 heads / graph errors, upgrade base -> heads one revision at a time (first failure is
               reported with its first database error and statement), a schema snapshot before and after each
@@ -114,10 +115,9 @@ EXTENSION_ERROR = re.compile(
     r'extension "([\w-]+)" is not available|could not open extension control file "[^"]*/([\w-]+)\.control"'
     r'|extension "([\w-]+)" (?:is not|does not)'
 )
-EXTENSION_ERROR = re.compile(
-    r'extension "([\w-]+)" is not available|could not open extension control file "[^"]*/([\w-]+)\.control"'
-    r'|extension "([\w-]+)" (?:is not|does not)'
-)
+OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+UNNAMED_CONSTRAINT = re.compile(r"Can't emit DROP CONSTRAINT for constraint (\w+)\(.*?table=Table\('([^']+)'.*it has no name")
+MISSING_RELATION = re.compile(r'(?:relation|table) "([\w.]+)" does not exist')
 FOLLOW_ON = re.compile(r"InFailedSqlTransaction|current transaction is aborted", re.IGNORECASE)
 MAX_LINES, MAX_CHARS = 40, 4000
 SYNC_DRIVERS_SA2, SYNC_DRIVERS_SA1 = ("psycopg", "psycopg2", "pg8000"), ("psycopg2", "pg8000")
@@ -149,7 +149,37 @@ def error_text(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     source = orig if orig is not None else exc
     first = next((ln.strip() for ln in str(source).splitlines() if ln.strip()), "")
+    first = OBJECT_REPR.sub("...", first)  # "<…ReadOnlyColumnCollection object at 0x7f…>" says nothing
     return f"{type(source).__name__}: {first}" if first else type(source).__name__
+
+
+def missing_relation(text: str, snapshot: dict) -> str:
+    """The table an UndefinedTable error names when no revision so far created it (else '')."""
+    match = MISSING_RELATION.search(text)
+    if not match or "UndefinedTable" not in text.split(";", 1)[0]:
+        return ""
+    name = match.group(1).rsplit(".", 1)[-1]
+    made = any(key.startswith("relation ") and key.rsplit(".", 1)[-1] == name for key in snapshot)
+    return "" if made else match.group(1)
+
+
+def unnamed_constraint_hint(text: str, snap: dict) -> str:
+    """For "Can't emit DROP CONSTRAINT … it has no name" (op.drop_constraint(None, …)): the names PostgreSQL
+    gave the constraints of that kind this revision created on that table, from the walk's snapshots."""
+    match = UNNAMED_CONSTRAINT.search(text)
+    if not match:
+        return ""
+    kind, table = match.group(1), match.group(2)
+    prefix = {"ForeignKeyConstraint": "FOREIGN KEY", "UniqueConstraint": "UNIQUE", "CheckConstraint": "CHECK",
+              "PrimaryKeyConstraint": "PRIMARY KEY"}.get(kind, "")
+    before, after = snap.get("before") or {}, snap.get("after") or {}
+    names = sorted(key.rsplit(".", 1)[-1] for key, definition in after.items()
+                   if key.startswith("constraint ") and key not in before and key.split(" ", 1)[1].count(".") == 2
+                   and key.split(" ", 1)[1].split(".")[1] == table and definition.startswith(prefix))
+    named = (f"; the upgrade of this revision created {', '.join(names[:3])} on {table}, so PostgreSQL's name is "
+             f"{'one of those' if len(names) > 1 else 'that'}") if names else ""
+    return (f"op.drop_constraint(None, {table!r}, ...) cannot run: a constraint is dropped by name{named}. Pass the "
+            "name (and give constraints names in upgrade(), e.g. a naming_convention on the MetaData)")
 
 
 def full_error(exc: BaseException) -> str:
@@ -294,6 +324,10 @@ class Worker:
         hint = ""
         if "application context" in str(exc) and not self.request.get("app"):
             hint = ' (env.py needs a Flask app context: set [tool.dbagents.scratch] app = "module:create_app")'
+        elif "no schema has been selected to create in" in str(exc) or "InvalidSchemaName" in type(
+                getattr(exc, "orig", None) or exc).__name__:
+            hint = (" (env.py selects a schema that does not exist on an empty database, e.g. SET search_path or "
+                    "version_table_schema; create it first in env.py: CREATE SCHEMA IF NOT EXISTS …)")
         self.stop("env", f"{what} failed{' at ' + where if where else ''}{hint}: {full_error(exc)}")
 
     # -- setup: config, guard, app
@@ -592,6 +626,11 @@ class Worker:
                 hint = "fix the upgrade() of this revision; later revisions were not run"
                 if ext:
                     hint = f"this scratch server has no extension {ext!r}: " + self.request.get("extension_hint", "")
+                elif missing_relation(text, before):
+                    hint = (f"no earlier revision creates {missing_relation(text, before)!r}: the chain does not "
+                            "build the schema from an empty database (projects that create their tables with "
+                            "metadata.create_all() and `alembic stamp head` cannot be replayed); make the first "
+                            "revisions create those tables, or check another chain")
                 self.add("DBA213", f"upgrade to revision {rev.revision} fails: {text}", path=rev.path, line=line,
                          hint=hint)
                 result["failed"] = rev.revision
@@ -620,7 +659,7 @@ class Worker:
                       "but none changed the scratch database's schema: env.py may roll back its transaction "
                       "(a connection.begin() or session that is never committed), or every revision is empty; "
                       "check that `alembic upgrade head` on an empty database creates the tables")
-        if applied:
+        if applied and self.request.get("compare", True):
             beyond = set()
             if self.app_state is not None:  # what the app builds beyond this chain (its plugins' own migrations)
                 beyond = {_table_of(k) for k in set(self.app_state) | set(before)
@@ -665,14 +704,27 @@ class Worker:
                      hint="set target_metadata = Base.metadata in env.py")
             return
         skipped = set()
-        for diff, schema in diffs:
-            message, obj = describe_diff(diff, schema)
+        described = [(diff, *describe_diff(diff, schema)) for diff, schema in diffs]
+        # A model table without a migration: its indexes and constraints are part of that one finding.
+        missing_tables = {obj: [] for diff, _, obj in described if _kind(diff) == "add_table"}
+        for diff, message, obj in described:
+            table = ".".join(obj.split(".")[:2])
+            if _kind(diff) in TABLE_PARTS and table in missing_tables:
+                missing_tables[table].append(message.split(" on ", 1)[0])
+        for diff, message, obj in described:
             table = ".".join(obj.split(".")[:2])
             if table in skip_tables:
                 skipped.add(table)
                 continue
+            if _kind(diff) in TABLE_PARTS and table in missing_tables:
+                continue
+            if _kind(diff) == "add_table" and missing_tables.get(obj):
+                message += f"; with it: {', '.join(missing_tables[obj])}"
             hint = "generate the missing migration: alembic revision --autogenerate -m '...' (review it)"
-            if isinstance(diff, tuple) and diff[0] == "modify_enum":
+            if _kind(diff).startswith("remove_"):
+                hint = ("map it in the models (a model, a column, an Index()/constraint in __table_args__), or drop "
+                        "it in a new migration if nothing needs it")
+            elif _kind(diff) == "modify_enum":
                 hint = ("autogenerate does not see enum values: write the migration by hand "
                         "(op.execute(\"ALTER TYPE ... ADD VALUE '...'\"))")
             self.add("DBA214", message, obj=obj, hint=hint)
@@ -712,9 +764,9 @@ class Worker:
                 raise
             except Exception as exc:  # noqa: BLE001
                 text, line = self.failure(exc, rev.path, r"^def downgrade")
+                hint = unnamed_constraint_hint(text, snap) or "fix downgrade() so it undoes exactly what upgrade() did"
                 self.add("DBA215", f"downgrade of revision {revision} fails: {text}", path=rev.path, line=line,
-                         hint="fix downgrade() so it undoes exactly what upgrade() did; older revisions were "
-                         "not checked")
+                         hint=hint + "; older revisions were not checked")
                 return
             result["checked"] += 1
             traces = _diff(snap["before"], self.snapshot(), reported)
@@ -757,6 +809,13 @@ def _diff(expected: dict, actual: dict, reported: set[str]) -> list[str]:
         else:
             lines.append(f"{kind} {name} is {actual[key]!r} instead of {expected[key]!r}")
     return lines[:20]
+
+
+TABLE_PARTS = ("add_index", "add_fk", "add_constraint")
+
+
+def _kind(diff) -> str:  # noqa: ANN001
+    return diff[0] if isinstance(diff, tuple) and diff and isinstance(diff[0], str) else ""
 
 
 def _table_of(key: str) -> str:

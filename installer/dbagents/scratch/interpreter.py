@@ -21,7 +21,9 @@ DRIVERS = ("psycopg", "psycopg2", "asyncpg", "pg8000")
 DRIVER_MODULES = {"psycopg": "psycopg", "psycopg2": "psycopg2", "psycopg2cffi": "psycopg2cffi",
                   "asyncpg": "asyncpg", "pg8000": "pg8000"}
 PROBE = """
-import importlib, json, sys
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # the working directory may be a package's folder
+import importlib, json
 out = {"python": sys.version.split()[0], "executable": sys.executable, "drivers": []}
 for name in ("sqlalchemy", "alembic"):
     try:

@@ -157,7 +157,9 @@ def worker_env(project_root: Path, run_dir: Path, sa_url: str, own: dict[str, st
     """The worker's environment: no PG* variables, DATABASE_URL = the scratch URL, then the project's `env`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
     env["DATABASE_URL"] = sa_url  # env.py files that read it get the scratch database, never the real one
-    paths = dict.fromkeys([str(project_root), str(run_dir), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    # A package's own folder on sys.path would shadow the standard library (dispatch has src/dispatch/types.py).
+    ours = [str(p) for p in (project_root, run_dir) if not (p / "__init__.py").is_file()]
+    paths = dict.fromkeys([*ours, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # do not litter the project with __pycache__
     env.update(own)
@@ -220,9 +222,55 @@ def run_worker(request: dict, *, python: str, run_dir: Path, env: dict[str, str]
         raise ScratchError(f"--scratch: the {phase} phase left an unreadable result ({exc})") from None
 
 
+def _note_created(before: set[str], root: Path) -> None:
+    note = created_note(before, project_entries(root))
+    if note:
+        print(f"dbagents: note: {note}", file=sys.stderr)
+
+
 def _to_finding(data: dict) -> Finding:
     return Finding(data["path"], data["line"], 0, data["rule"], data["message"],
                    Severity.parse(data["severity"]), data.get("hint", ""), data.get("obj", ""))
+
+
+# ---------------------------------------------------------------------------------------------- project files
+
+TREE_DEPTH, TREE_LIMIT = 3, 50_000
+TREE_SKIP = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache",
+             ".ruff_cache", ".tox", ".nox"}
+
+
+def project_entries(root: Path) -> set[str]:
+    """Paths (relative, folders with a trailing /) down to TREE_DEPTH levels: what the project's code may add."""
+    found: set[str] = set()
+    pending = [(root, "", 1)]
+    while pending and len(found) < TREE_LIMIT:
+        folder, prefix, depth = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name in TREE_SKIP:
+                continue
+            is_dir = entry.is_dir(follow_symlinks=False)
+            rel = f"{prefix}{entry.name}{'/' if is_dir else ''}"
+            found.add(rel)
+            if is_dir and depth < TREE_DEPTH and not os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                pending.append((Path(entry.path), rel, depth + 1))
+    return found
+
+
+def created_note(before: set[str], after: set[str]) -> str | None:
+    """A note naming what the run added to the project (a secret key file, logs, a cache folder…)."""
+    new = sorted(after - before)
+    tops = [p for p in new if not any(p != q and p.startswith(q) for q in new if q.endswith("/"))]
+    if not tops:
+        return None
+    shown = ", ".join(tops[:6]) + (f" and {len(tops) - 6} more" if len(tops) > 6 else "")
+    return (f"the project's code created {shown} in the project while it ran (dbagents leaves them; delete "
+            "them if unwanted): point the settings it reads (secret key, log, upload or cache folders) at a "
+            "temporary folder with [tool.dbagents.scratch] env")
 
 
 # ---------------------------------------------------------------------------------------------- what ran
@@ -345,11 +393,15 @@ def _run(root: Path, alembic_ini, alembic_name, scratch_url, settings, select, g
             result = run_worker(request, python=python, run_dir=setup.run_dir, env=env, timeout_s=cfg.timeout_s,
                                 tmp=tmp)
             findings.extend(_to_finding(f) for f in result.get("findings") or [])
+            for note in result.get("notes") or []:
+                print(f"dbagents: note: {_mask(' '.join(str(note).split()))}", file=sys.stderr)
             message = fatal_message(result, request["phase"])
             if message:
                 raise ScratchError(message)
             return result
 
+        entries = project_entries(root)
+        stack.callback(lambda: _note_created(entries, root))
         up = phase({**base, "phase": "up"})
         applied = up.get("applied") or []
         stopped = f", stopped at {up['failed']}" if up.get("failed") else ""

@@ -30,7 +30,7 @@ class AlembicSetup:
     script_location: str | None  # sent to the worker when the ini section has none (Flask-Migrate)
     version_dirs: tuple[Path, ...]
     configured_url: str  # the section's sqlalchemy.url (only its driver is used)
-    run_dir: Path  # where `alembic` is run from: the ini's folder, the project root for Flask-Migrate
+    run_dir: Path  # where `alembic` runs from: the folder script_location is relative to (ini or project root)
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -87,6 +87,16 @@ def _package_dir(package: str, root: Path, ini: Path) -> Path | None:
     return None
 
 
+def _relative_base(root: Path, ini: Path, location: str) -> Path:
+    """The folder a relative script_location is meant from: Alembic resolves it against the working directory,
+    so `alembic -c conf/alembic.ini` run from the project root (checkmate, h) means root/location, while
+    `cd backend && alembic upgrade head` means backend/location. The ini's folder wins when env.py is there."""
+    for base in (ini.parent, root):
+        if (base / location / "env.py").is_file():
+            return base
+    return ini.parent
+
+
 def read_setup(root: Path, ini: Path, section: str = "alembic") -> AlembicSetup:
     """Read one section of alembic.ini (nothing runs): env.py's folder, revision folders, configured URL."""
     parser = configparser.ConfigParser(defaults={"here": str(ini.parent)}, interpolation=None)
@@ -118,9 +128,13 @@ def read_setup(root: Path, ini: Path, section: str = "alembic") -> AlembicSetup:
     elif ":" in location and not Path(location).is_absolute() and not re.match(r"^[A-Za-z]:[\\/]", location):
         package, _, sub = location.partition(":")
         base = _package_dir(package, root, ini)
+        run_dir = root  # found by import: where Alembic runs does not matter, and the ini's folder may be a package
         script_dir = base / sub if base else None
+    elif Path(location).is_absolute():
+        script_dir = Path(location)
     else:
-        script_dir = Path(location) if Path(location).is_absolute() else run_dir / location
+        run_dir = _relative_base(root, ini, location)
+        script_dir = run_dir / location
     version_dirs: list[Path] = []
     if script_dir is not None:
         version_dirs.append(script_dir / "versions")
