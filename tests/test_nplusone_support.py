@@ -176,6 +176,26 @@ def sa20_python() -> str:
     return str(python)
 
 
+def serializer_python() -> str:
+    """A cached venv that sees this interpreter's packages and has pydantic 2 installed into its own
+    site-packages: a serializer library whose frames touch ORM attributes (`model_validate`)."""
+    key = hashlib.sha256(sys.executable.encode()).hexdigest()[:10]
+    venv = cache_dir() / f"pydantic2-py{sys.version_info[0]}{sys.version_info[1]}-{key}"
+    python = venv / "bin" / "python"
+    probe = "import pydantic, sqlalchemy, pytest; print(pydantic.VERSION, pydantic.__file__)"
+    with _locked(cache_dir() / f"{venv.name}.lock"):
+        done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True) if python.exists() else None
+        if done is None or done.returncode != 0 or not done.stdout.startswith("2."):
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            _see_parent_packages(python)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "--ignore-installed", "pydantic>=2,<3"], check=True)
+            done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
+        if "site-packages" not in done.stdout or not done.stdout.startswith("2."):
+            raise RuntimeError(f"could not build a pydantic 2 venv at {venv}: {done.stdout!r}")
+    return str(python)
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DBAGENTS_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(INSTALLER), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)

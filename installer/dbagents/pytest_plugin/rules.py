@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dbagents.findings import RuleInfo, Severity
+from dbagents.reporting.sarif import INFO_URI
+
+# The README section that documents the plugin and these rules.
+HELP_URI = f"{INFO_URI}#runtime-n1-detection-pytest-plugin"
 
 _DBA401_HELP = """\
 ## What it does
@@ -11,6 +15,17 @@ lazy-loaded for two or more objects that came from **one** multi-row query resul
 your code. Objects reached from that result through lazy or eager loads belong to it too (the posts of
 all users of one query). Objects fetched alone (`session.get()`, `.one()`, `scalar_one()`) are not
 counted.
+
+The finding sits at the innermost frame of your project (under the pytest rootdir, not in
+site-packages, a virtualenv, the standard library or a `dbagents_nplusone_library_paths` entry). It
+names the query that loaded the rows and where it ran, and the library frame that touched the
+attribute (`pydantic/main.py` inside `model_validate`) with the project line that called it. Each test
+it happened in is listed with its own count.
+
+When the relationship had been loaded eagerly with its owners (a `selectinload`/`joinedload` option,
+or `lazy="selectin"` on the mapping) and is lazy-loaded anyway, it was expired in between
+(`commit()` with the default `expire_on_commit=True`, `expire()`, `refresh()`); the finding says so
+and gives the fix for that case.
 
 ## Why is this bad?
 Each lazy load is one more round trip: a loop over 100 rows that touches `user.posts` runs 101 queries
@@ -29,7 +44,17 @@ Load the relationship with the query that produced the objects:
 users = session.scalars(select(User).options(selectinload(User.posts))).all()
 ```
 Use `joinedload` for many-to-one, `selectinload` for collections, and `raiseload("*")` (or
-`lazy="raise"`) to make every remaining lazy load an error. If the N+1 is intended, list the
+`lazy="raise"`) to make every remaining lazy load an error.
+
+If the attribute was eager-loaded and then expired by a commit:
+```python
+recipes = session.scalars(select(Recipe).options(selectinload(Recipe.tags))).all()
+session.commit()                       # expires every loaded attribute
+return [RecipeOut.model_validate(r) for r in recipes]   # one SELECT per recipe
+```
+serialize before the commit, re-run the query after it (with
+`.execution_options(populate_existing=True)` for objects already in the session), or create the
+session with `expire_on_commit=False`. If the N+1 is intended, list the
 attribute in the `dbagents_nplusone_allow` ini option or wrap the block in
 `dbagents.pytest_plugin.allow_nplusone()`.
 """
@@ -38,8 +63,13 @@ _DBA402_HELP = """\
 ## What it does
 Fingerprints every SQL statement sent to the database during a test (literals, bound parameters and
 `IN (...)`/`VALUES` lists folded, whitespace normalized) and reports a fingerprint executed N or more
-times in one test (`dbagents_repeat_threshold`, default 5). Statements issued by ORM relationship
-loads are left to DBA401; `BEGIN`/`COMMIT`/`SAVEPOINT` are not counted.
+times (`dbagents_repeat_threshold`, default 5) **from one call site**: the same chain of project
+frames and lines, which is what a loop or a comprehension produces. The same function called from
+six different lines of a test is six call sites, and so are six requests a test sends from six lines
+through a test client (the test's own line is part of the chain). Statements issued by ORM
+relationship loads are left to DBA401. Never counted: transaction control and savepoints, DDL
+(`CREATE`, `ALTER`, `DROP`, ...), settings (`SET`, `SHOW`, `PRAGMA`) and schema reflection
+(`information_schema`, `pg_catalog`, `sqlite_master`, as `inspect()` and Alembic send them).
 
 ## Why is this bad?
 The same statement in a loop is the N+1 pattern in Core or raw SQL, where the ORM hook cannot see it:
@@ -111,6 +141,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "A relationship is lazy-loaded once per row of one query result (N+1).",
             Severity.WARNING,
             _DBA401_HELP,
+            HELP_URI,
         ),
         RuleInfo(
             "DBA402",
@@ -118,6 +149,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "One normalized SQL statement runs N or more times in one test.",
             Severity.WARNING,
             _DBA402_HELP,
+            HELP_URI,
         ),
         RuleInfo(
             "DBA403",
@@ -125,6 +157,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "A test runs more SQL statements than its dbagents_max_queries budget.",
             Severity.ERROR,
             _DBA403_HELP,
+            HELP_URI,
         ),
         RuleInfo(
             "DBA404",
@@ -132,6 +165,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "A lazy load is attempted under an AsyncSession (MissingGreenlet).",
             Severity.ERROR,
             _DBA404_HELP,
+            HELP_URI,
         ),
     )
 }

@@ -1,0 +1,191 @@
+"""DBA402 is about a real loop: the same normalized statement N+ times from one project call site.
+
+Never schema reflection (`inspect()`: PRAGMA / sqlite_master on SQLite, pg_catalog and information_schema
+on PostgreSQL), DDL, transaction control or savepoints; separate calls from separate lines are separate call
+sites, also when each call is a request an app serves in another thread (as a test client does).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_nplusone_support import postgres_urls, run_pytest, sqlite_urls, write_project
+
+APP = '''
+from sqlalchemy import MetaData, Table, Column, Integer, inspect, text
+
+
+def name_of(session, user_id):
+    return session.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user_id}).scalar()  # NAME
+
+
+def all_names(session, ids):
+    return [name_of(session, user_id) for user_id in ids]  # HANDLER_LOOP
+
+
+def describe_tables(engine, names):
+    inspector = inspect(engine)
+    return [inspector.get_columns(name) for name in names]  # REFLECT
+
+
+def create_and_drop(engine, count):
+    for number in range(count):
+        table = Table(f"scratch_{number}", MetaData(), Column("id", Integer, primary_key=True))
+        table.create(engine)
+        table.drop(engine)
+
+
+def savepoints(session, count):
+    for _ in range(count):
+        with session.begin_nested():  # SAVEPOINT and RELEASE SAVEPOINT each time
+            pass
+'''
+
+# A test client (as Starlette's TestClient does, from site-packages): each request is served in a worker
+# thread while the test's thread waits. The project declares it a library path.
+CLIENT = '''
+import threading
+
+
+def serve(handler, *args):
+    result = []
+    worker = threading.Thread(target=lambda: result.append(handler(*args)))
+    worker.start()
+    worker.join()
+    return result[0]
+'''
+
+TESTS = '''
+from sqlalchemy import inspect
+
+from app import all_names, create_and_drop, describe_tables, name_of, savepoints
+from testclient.client import serve
+
+
+def test_six_calls_from_six_lines(session):
+    name_of(session, 1)
+    name_of(session, 2)
+    name_of(session, 3)
+    name_of(session, 1)
+    name_of(session, 2)
+    name_of(session, 3)
+
+
+def test_six_requests_from_six_lines(engine):
+    from sqlalchemy.orm import Session
+
+    def handler(user_id):
+        with Session(engine) as session:
+            return name_of(session, user_id)
+
+    serve(handler, 1)
+    serve(handler, 2)
+    serve(handler, 3)
+    serve(handler, 1)
+    serve(handler, 2)
+    serve(handler, 3)
+
+
+def test_a_loop_in_the_test(session):
+    for user_id in [1, 2, 3, 1, 2, 3]:
+        name_of(session, user_id)  # TEST_LOOP
+
+
+def test_a_loop_in_the_handler(engine):
+    from sqlalchemy.orm import Session
+
+    def handler(ids):
+        with Session(engine) as session:
+            return all_names(session, ids)
+
+    assert len(serve(handler, [1, 2, 3, 1, 2, 3])) == 6  # REQUEST
+
+
+def test_schema_reflection_is_not_a_loop(engine):
+    for _ in range(3):
+        describe_tables(engine, ["users", "posts", "comments"])
+    inspector = inspect(engine)
+    for _ in range(6):
+        inspector.get_table_names()
+        inspector.has_table("users")
+
+
+def test_ddl_is_not_a_loop(engine):
+    create_and_drop(engine, 6)
+
+
+def test_savepoints_are_not_a_loop(session):
+    savepoints(session, 6)
+'''
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def loop_run(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"n1-loops-{request.param}")
+    (root / "testclient").mkdir()
+    write_project(root, {"app.py": APP, "test_loops.py": TESTS, "testclient/__init__.py": "",
+                         "testclient/client.py": CLIENT}, "dbagents_nplusone_library_paths = testclient\n")
+    if request.param == "sqlite":
+        urls = sqlite_urls(root)
+    else:
+        urls = postgres_urls(request.getfixturevalue("pg_server").createdb("nplusone_loops"))
+    import sys
+
+    done = run_pytest(sys.executable, root, "--dbagents-nplusone=fail", "--dbagents-repeat-threshold=3",
+                      "--dbagents-report=report.json", **urls)
+    assert (root / "report.json").exists(), done.stdout + done.stderr
+    return done, json.loads((root / "report.json").read_text())
+
+
+def line_of(source: str, marker: str) -> int:
+    return next(n for n, line in enumerate(source.splitlines(), 1) if line.rstrip().endswith(f"# {marker}"))
+
+
+def test_only_the_two_loops_fail(loop_run):
+    done, _report = loop_run
+    tail = done.stdout[-4000:] + done.stderr[-2000:]
+    assert "2 failed, 5 passed" in done.stdout, tail
+    assert "FAILED test_loops.py::test_a_loop_in_the_test" in done.stdout, tail
+    assert "FAILED test_loops.py::test_a_loop_in_the_handler" in done.stdout, tail
+
+
+def test_the_findings_are_the_loops_at_the_project_line(loop_run):
+    _done, report = loop_run
+    [finding] = report["findings"]
+    assert (finding["rule"], finding["path"], finding["line"]) == ("DBA402", "app.py", line_of(APP, "NAME"))
+    assert sorted((t["test"], t["count"]) for t in finding["tests"]) == [
+        ("test_loops.py::test_a_loop_in_the_handler", 6), ("test_loops.py::test_a_loop_in_the_test", 6)]
+    assert finding["statement"] == "SELECT name FROM users WHERE id = ?"
+
+
+def test_each_loop_has_its_own_stack(loop_run):
+    done, _report = loop_run
+    by_test = {}
+    for block in done.stdout.split("\n_")[1:]:
+        name = block.strip("_ \n").split()[0]
+        by_test[name] = block
+    # where the loop is: the test's own line, or the handler's comprehension under the test's request line
+    assert f"at app.py:{line_of(APP, 'NAME')}\n      via test_loops.py:{line_of(TESTS, 'TEST_LOOP')}" in \
+        by_test["test_a_loop_in_the_test"]
+    handler = line_of(APP, "HANDLER_LOOP")
+    assert f"via app.py:{handler} < app.py:{handler} < test_loops.py:" in by_test["test_a_loop_in_the_handler"] \
+        or f"via app.py:{handler} < test_loops.py:" in by_test["test_a_loop_in_the_handler"]  # 3.12 inlines
+    assert "testclient" not in done.stdout
+
+
+def test_bookkeeping_statements_are_never_counted():
+    from dbagents.pytest_plugin.sqlnorm import is_bookkeeping
+
+    for statement in ('PRAGMA main.table_xinfo("users")', "SELECT sql FROM sqlite_master WHERE name = ?",
+                      "SELECT c.relname FROM pg_catalog.pg_class c", "select current_schema()",
+                      "SELECT column_name FROM information_schema.columns", "SAVEPOINT sa_savepoint_1",
+                      "RELEASE SAVEPOINT sa_savepoint_1", "ROLLBACK TO SAVEPOINT x", "BEGIN", "COMMIT",
+                      "CREATE TABLE t (id INTEGER)", "  alter table t add column x int", "DROP INDEX ix",
+                      "TRUNCATE t", "SET LOCAL lock_timeout = '1s'", "SHOW search_path", "COMMENT ON TABLE t IS ?"):
+        assert is_bookkeeping(statement), statement
+    for statement in ("SELECT name FROM users WHERE id = ?", "UPDATE users SET name = ? WHERE id = ?",
+                      "INSERT INTO settings (key) VALUES (?)", "DELETE FROM posts WHERE id = ?",
+                      "WITH x AS (SELECT 1) SELECT * FROM x"):
+        assert not is_bookkeeping(statement), statement
