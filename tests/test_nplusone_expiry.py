@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from test_nplusone_support import run_pytest, sqlite_urls, write_project
+from test_nplusone_support import line_of, run_pytest, sqlite_urls, write_project
 
 TESTS = '''
 from sqlalchemy import select
@@ -62,10 +62,6 @@ def test_never_eager_is_a_plain_n_plus_one(session):
 '''
 
 
-def line_of(marker: str) -> int:
-    return next(n for n, line in enumerate(TESTS.splitlines(), 1) if f"# {marker}" in line)
-
-
 @pytest.fixture(scope="module")
 def expiry_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("n1-expiry")
@@ -80,20 +76,20 @@ def expiry_run(tmp_path_factory):
 @pytest.mark.parametrize("marker", ["COMMIT", "EXPIRE", "REFRESH"])
 def test_expired_eager_loads_get_the_expiry_hint(expiry_run, marker):
     done, findings = expiry_run
-    finding = findings[line_of(marker)]
+    finding = findings[line_of(TESTS, marker)]
     assert finding["expired"] is True, finding
     assert "each reloaded after it was expired" in finding["message"]
     assert "expire_on_commit=False" in finding["hint"] and "populate_existing=True" in finding["hint"]
     assert "re-query after it" in finding["hint"]
     assert "selectinload(" not in finding["hint"].split("(the query at")[0]  # not "add selectinload"
-    assert finding["loaded_by"]["line"] == line_of("LOADED")
-    assert "(the query at test_expiry.py:%d)" % line_of("LOADED") in finding["hint"]
+    assert finding["loaded_by"]["line"] == line_of(TESTS, "LOADED")
+    assert "(the query at test_expiry.py:%d)" % line_of(TESTS, "LOADED") in finding["hint"]
 
 
 def test_clean_variants_and_the_plain_case(expiry_run):
     done, findings = expiry_run
-    assert set(findings) == {line_of(m) for m in ("COMMIT", "EXPIRE", "REFRESH", "PLAIN")}, findings
-    plain = findings[line_of("PLAIN")]
+    assert set(findings) == {line_of(TESTS, m) for m in ("COMMIT", "EXPIRE", "REFRESH", "PLAIN")}, findings
+    plain = findings[line_of(TESTS, "PLAIN")]
     assert plain["expired"] is False
     assert ".options(selectinload(User.posts))" in plain["hint"]
     assert "expired" not in plain["message"]

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_nplusone_support import postgres_urls, run_pytest, sqlite_urls, write_project
+from test_nplusone_support import line_of, postgres_urls, run_pytest, sqlite_urls, write_project
 
 APP = '''
 from sqlalchemy import MetaData, Table, Column, Integer, inspect, text
@@ -137,10 +137,6 @@ def loop_run(request, tmp_path_factory):
                       "--dbagents-report=report.json", **urls)
     assert (root / "report.json").exists(), done.stdout + done.stderr
     return done, json.loads((root / "report.json").read_text())
-
-
-def line_of(source: str, marker: str) -> int:
-    return next(n for n, line in enumerate(source.splitlines(), 1) if line.rstrip().endswith(f"# {marker}"))
 
 
 def test_only_the_two_loops_fail(loop_run):

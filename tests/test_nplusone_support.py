@@ -234,6 +234,11 @@ def postgres_urls(uri: str) -> dict[str, str]:
     return {"SCN_URL": url, "SCN_AURL": url}
 
 
+def line_of(source: str, marker: str) -> int:
+    """Line number (1-based) in `source` of the line carrying the comment `# MARKER`."""
+    return next(n for n, line in enumerate(source.splitlines(), 1) if re.search(rf"# {marker}\b", line))
+
+
 def expected_markers(source: str) -> set[tuple[str, int, str]]:
     """`# EXPECT DBA401 User.posts` comments -> {(rule, line, object)}."""
     found = set()
