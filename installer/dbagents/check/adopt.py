@@ -80,10 +80,10 @@ def adopt(findings: list[Finding], outcome, scope: Scope | None, *, root: Path, 
     checked = set(outcome.project.files) if outcome is not None else set()
 
     def in_scope(entry: bl.Entry) -> bool:
-        """Did this run judge the file and rule of a baseline entry?"""
+        """Did this run judge the file and rule of a baseline entry? (root and base are real paths)"""
         if not entry.path or entry.rule not in enabled:
             return False
-        full = os.path.realpath(absolute(entry.path, base))
+        full = absolute(entry.path, base)
         rel = relative_if_inside(full, str(root))
         if rel is None or rel not in checked:
             return False

@@ -12,12 +12,10 @@ The file is JSON, one entry per line, sorted: re-running on unchanged code write
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import tempfile
-import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,43 +27,46 @@ from dbagents.reporting.paths import absolute, git_toplevel, relative_if_inside
 FORMAT = "dbagents-baseline"
 VERSION = 1
 _SCOPE = re.compile(r"\s*(?:async\s+def|def|class)\s+(\w+)")
-_SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-                tokenize.ENDMARKER}
 
 
 def project_root(config, cwd: Path | None = None) -> Path:
-    """Where the baseline and its paths hang: the config's folder, else the git top level, else the cwd."""
-    here = Path(os.path.abspath(cwd or os.getcwd()))
+    """Where the baseline and its paths hang: the config's folder, else the git top level, else the cwd (real
+    paths, like the check root, so the two compare)."""
+    here = os.path.realpath(cwd or os.getcwd())
     if config.root is not None:
-        return Path(os.path.abspath(config.root))
-    top = git_toplevel(str(here))
-    return Path(top) if top else here
+        return Path(os.path.realpath(config.root))
+    top = git_toplevel(here)
+    return Path(os.path.realpath(top) if top else here)
+
+
+# string literals (kept as they are), comments and whitespace (dropped): one C-speed pass, no tokenizer
+_LEXEME = re.compile(r"""(?P<s>[rRbBuUfF]{0,2}(?:'\'\'[\s\S]*?\'\'\'|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))"""
+                     r"|#[^\n]*|\s+")
 
 
 def normalise(text: str) -> str:
-    """Source without comments and whitespace (tokens joined); plain whitespace removal if it does not tokenize."""
-    try:
-        tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in _SKIP_TOKENS]
-        return "\x1f".join(tokens)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return "".join(text.split())
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
+    """Source without comments and whitespace (string literals untouched): reformatting keeps it the same."""
+    return _LEXEME.sub(lambda m: m.group("s") or "", text)
 
 
 def enclosing_scopes(lines: list[str], line: int) -> str:
     """`Outer.inner` names of the def/class blocks around 1-based `line`, found by indentation."""
     if not 1 <= line <= len(lines):
         return ""
-    level = _indent(lines[line - 1])
+    first = lines[line - 1]
+    level = len(first) - len(first.lstrip())
     names = []
     for i in range(line - 2, -1, -1):
         text = lines[i]
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue
-        indent = _indent(text)
+        if not text or text[0] not in " \t":  # the common case of a top-level line, checked cheaply
+            indent = 0
+            if not text or text[0] == "#":
+                continue
+        else:
+            stripped = text.lstrip()
+            if not stripped or stripped[0] == "#":
+                continue
+            indent = len(text) - len(stripped)
         if indent < level:
             m = _SCOPE.match(text)
             if m:
