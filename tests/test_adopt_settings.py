@@ -105,3 +105,32 @@ def test_each_affected_rule_documents_the_settings(rid):
     assert ("migrations-run" in doc) == (rid in LOCK_RULES)
     assert ("dialect" in doc) == (rid in POSTGRES_RULES)
     assert ("lock-timeout" in doc) == (rid == "DBA211")
+
+
+NOT_VALID = '''"""check total"""
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+
+
+def upgrade():
+    {body}
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_validating_a_constraint_added_by_history_is_not_dba219(tmp_path, run_cli):
+    make_project(tmp_path)
+    write(tmp_path, {
+        "migrations/versions/b1_.py": NOT_VALID.format(rev="b1b1", down="8c1d7e2f", body=(
+            'op.create_check_constraint("ck_orders_total", "orders", "id >= 0", postgresql_not_valid=True)')),
+        "migrations/versions/b2_.py": NOT_VALID.format(rev="b2b2", down="b1b1", body=(
+            'op.execute("ALTER TABLE orders VALIDATE CONSTRAINT ck_orders_total")')),
+    })
+    assert ("DBA219", "migrations/versions/b2_.py") in {(r, p) for r, p, _ in _findings(run_cli, tmp_path)}
+    cut = {(r, p) for r, p, _ in _findings(run_cli, tmp_path, "--since-revision", "b1b1")}
+    assert not any(r == "DBA219" for r, _ in cut)

@@ -23,7 +23,8 @@ def _split(values) -> list[str]:
 
 
 def _check_root(paths: list[Path]) -> Path:
-    """The directory findings are reported relative to: the checked folder, else the current one."""
+    """The folder the engine keeps finding paths relative to (and caches results for): the checked folder, else
+    the current one. Reports show paths relative to the current directory (see reporting.paths)."""
     cwd = Path.cwd().resolve()
     resolved = [p.resolve() for p in paths]
     if len(resolved) == 1 and resolved[0].is_dir():
