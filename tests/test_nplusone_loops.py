@@ -14,6 +14,7 @@ import pytest
 from test_nplusone_support import line_of, postgres_urls, run_pytest, sqlite_urls, write_project
 
 APP = '''
+from scn_models import Post
 from sqlalchemy import MetaData, Table, Column, Integer, inspect, text
 
 
@@ -35,6 +36,18 @@ def create_and_drop(engine, count):
         table = Table(f"scratch_{number}", MetaData(), Column("id", Integer, primary_key=True))
         table.create(engine)
         table.drop(engine)
+
+
+def add_posts(session, count):
+    """One flush; rows with and without a given key are two INSERT shapes, each sent once per row."""
+    session.add_all([Post(id=500 + n, user_id=1) if n % 2 else Post(user_id=1) for n in range(count)])
+    session.flush()  # ONE_FLUSH
+
+
+def commit_each(session, count):
+    for _ in range(count):
+        session.add(Post(user_id=2))
+        session.commit()  # COMMIT_LOOP
 
 
 def savepoints(session, count):
@@ -60,7 +73,7 @@ def serve(handler, *args):
 TESTS = '''
 from sqlalchemy import inspect
 
-from app import all_names, create_and_drop, describe_tables, name_of, savepoints
+from app import add_posts, all_names, commit_each, create_and_drop, describe_tables, name_of, savepoints
 from testclient.client import serve
 
 
@@ -116,6 +129,15 @@ def test_ddl_is_not_a_loop(engine):
     create_and_drop(engine, 6)
 
 
+def test_one_flush_is_not_a_loop(session):
+    add_posts(session, 12)
+    session.rollback()
+
+
+def test_a_commit_in_a_loop(session):
+    commit_each(session, 3)
+
+
 def test_savepoints_are_not_a_loop(session):
     savepoints(session, 6)
 '''
@@ -142,14 +164,19 @@ def loop_run(request, tmp_path_factory):
 def test_only_the_two_loops_fail(loop_run):
     done, _report = loop_run
     tail = done.stdout[-4000:] + done.stderr[-2000:]
-    assert "2 failed, 5 passed" in done.stdout, tail
+    assert "3 failed, 6 passed" in done.stdout, tail
+    assert "FAILED test_loops.py::test_a_commit_in_a_loop" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_loop_in_the_test" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_loop_in_the_handler" in done.stdout, tail
 
 
 def test_the_findings_are_the_loops_at_the_project_line(loop_run):
     _done, report = loop_run
-    [finding] = report["findings"]
+    commit_loop, finding = sorted(report["findings"], key=lambda f: f["line"], reverse=True)
+    assert (commit_loop["rule"], commit_loop["path"], commit_loop["line"]) == ("DBA402", "app.py",
+                                                                               line_of(APP, "COMMIT_LOOP"))
+    assert commit_loop["statement"].startswith("INSERT INTO posts (user_id) VALUES (?)")
+    assert commit_loop["tests"] == [{"test": "test_loops.py::test_a_commit_in_a_loop", "count": 3}]
     assert (finding["rule"], finding["path"], finding["line"]) == ("DBA402", "app.py", line_of(APP, "NAME"))
     assert sorted((t["test"], t["count"]) for t in finding["tests"]) == [
         ("test_loops.py::test_a_loop_in_the_handler", 6), ("test_loops.py::test_a_loop_in_the_test", 6)]

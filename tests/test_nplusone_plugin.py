@@ -450,3 +450,16 @@ def test_result_marks_keep_one_compiled_statement_and_group_lazy_loads_by_result
     # shelves per result -> 2 owners per result although each came from its own collection load.
     assert sorted(by_attr["Shelf.books"]) == [1, 1, 1, 2, 2, 2]
     assert sorted(by_attr["Book.pages"]) == [2, 2, 2]
+
+
+def test_display_paths_are_relative_and_libraries_are_named_from_their_package(tmp_path):
+    from dbagents.pytest_plugin.report import display_path, repository_root
+
+    assert display_path(str(tmp_path / "app" / "x.py"), tmp_path) == "app/x.py"
+    venv_file = tmp_path / ".venv" / "lib" / "python3.10" / "site-packages" / "pydantic" / "main.py"
+    assert display_path(str(venv_file), tmp_path) == "pydantic/main.py"  # a virtualenv inside the rootdir
+    assert display_path("/usr/lib/python3/dist-packages/yaml/x.py", tmp_path) == "yaml/x.py"
+    assert display_path("/opt/other/y.py", tmp_path) == "/opt/other/y.py"
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "backend").mkdir()
+    assert repository_root(tmp_path / "backend") == tmp_path

@@ -68,6 +68,7 @@ class TestLog:
     # schema reflection) are counted.
     repeats: dict[tuple[str, tuple], int] = field(default_factory=dict)
     repeat_touched: dict[tuple[str, tuple], Site | None] = field(default_factory=dict)
+    repeat_flush: dict[tuple[str, tuple], int] = field(default_factory=dict)  # the flush that last sent it
     # (Model.attr, site, group) -> identity keys of the instances lazy-loaded there. The group is the
     # number of the top-level query result that loaded the instance during this test (directly, or
     # through its eager or lazy loads); two or more owners in one group prove a multi-row result.
@@ -92,6 +93,8 @@ class Recorder:
         self._thread: int | None = None  # the thread running the test body
         self._installed: list[tuple] = []
         self._results = count(1)  # numbers the top-level ORM query results (ResultMark payloads)
+        self._flushes = count(1)
+        self._flush = 0  # the number of the flush running now (0: none)
         self._first_result = 0  # results numbered up to this were loaded before the current test
         self._attr_names: dict[object, str] = {}  # loader path -> "Model.attr"
         self._allowed_attrs: dict[str, bool] = {}  # "Model.attr" -> matches an allowlist pattern
@@ -111,6 +114,11 @@ class Recorder:
         ]
         if self.orm:
             listeners.append((Session, "do_orm_execute", self._on_orm_execute, {}))
+            # One flush may send the same INSERT/UPDATE/DELETE once per row: SQLAlchemy's unit of work,
+            # not a loop in the project. DBA402 counts such a statement once per flush.
+            listeners.append((Session, "before_flush", self._on_flush_start, {}))
+            listeners.append((Session, "after_flush_postexec", self._on_flush_end, {}))
+            listeners.append((Session, "after_rollback", self._on_flush_end, {}))  # a flush that failed
         for target, name, fn, options in listeners:
             event.listen(target, name, fn, **options)
             self._installed.append((target, name, fn))
@@ -124,6 +132,7 @@ class Recorder:
     def start(self) -> TestLog:
         self.log = TestLog()
         self._thread = threading.get_ident()
+        self._flush = 0
         self._first_result = next(self._results)  # results of this test are numbered above it
         return self.log
 
@@ -158,8 +167,16 @@ class Recorder:
         if seen is None:
             log.repeats[key] = 1
             log.repeat_touched[key] = where.touched
-        else:
+        elif not self._flush or log.repeat_flush.get(key) != self._flush:
             log.repeats[key] = seen + 1
+        if self._flush:
+            log.repeat_flush[key] = self._flush
+
+    def _on_flush_start(self, session, flush_context, instances) -> None:
+        self._flush = next(self._flushes)
+
+    def _on_flush_end(self, session, flush_context=None) -> None:
+        self._flush = 0
 
     def _on_execute_no_params(self, cursor, statement, context) -> None:
         self._on_execute(cursor, statement, None, context)

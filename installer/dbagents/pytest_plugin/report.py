@@ -84,15 +84,14 @@ def display_path(filename: str, root: Path) -> str:
     if not filename:
         return ""
     path = Path(filename)
+    parts = path.parts
+    for marker in ("site-packages", "dist-packages"):  # also a virtualenv inside the rootdir
+        if marker in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except (ValueError, OSError):
-        pass
-    parts = path.parts
-    for marker in ("site-packages", "dist-packages"):
-        if marker in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
-    return path.as_posix()
+        return path.as_posix()
 
 
 def _place(site, root: Path) -> str:
@@ -171,7 +170,7 @@ def to_finding(m: Merged, root: Path) -> Finding:
 
 def details(m: Merged, root: Path) -> dict:
     """The report's per-finding fields beyond a plain finding."""
-    data: dict = {"tests": [{"test": nodeid, "count": count}
+    data: dict = {"count": m.count, "tests": [{"test": nodeid, "count": count}
                             for nodeid, count in sorted(m.tests.items(), key=lambda i: (-i[1], i[0]))]}
     if m.statement:
         data["statement"] = short(m.statement, STATEMENT_WIDTH)

@@ -67,7 +67,8 @@ times (`dbagents_repeat_threshold`, default 5) **from one call site**: the same 
 frames and lines, which is what a loop or a comprehension produces. The same function called from
 six different lines of a test is six call sites, and so are six requests a test sends from six lines
 through a test client (the test's own line is part of the chain). Statements issued by ORM
-relationship loads are left to DBA401. Never counted: transaction control and savepoints, DDL
+relationship loads are left to DBA401, and a statement that one flush sends once per row (SQLAlchemy's
+unit of work) counts once for that flush. Never counted: transaction control and savepoints, DDL
 (`CREATE`, `ALTER`, `DROP`, ...), settings (`SET`, `SHOW`, `PRAGMA`) and schema reflection
 (`information_schema`, `pg_catalog`, `sqlite_master`, as `inspect()` and Alembic send them).
 
