@@ -195,3 +195,26 @@ def test_a_malicious_pyproject_cannot_make_check_start_a_process(tmp_path):
         assert "Traceback" not in proc.stderr
         assert not log.exists() or log.read_text() == "", log.read_text()
         assert not marker.exists()
+
+
+def test_a_checked_repository_cannot_make_check_start_git(tmp_path):
+    """The repository root (for SARIF paths and the baseline) is found without starting git, so a checked
+    tree's .git/config (core.fsmonitor, hooks) never runs; the root found is the one git would give."""
+    marker = tmp_path / "PWNED"
+    root = tmp_path / "repo"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "q.py").write_text(BAD)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "config", "core.fsmonitor", f"touch {marker}; false"], check=True)
+    script = tmp_path / "audit.py"
+    script.write_text(AUDIT)
+    log = tmp_path / "starts.log"
+    for args in (["check", "--format", "sarif", "."], ["check", "--format", "json", "."], ["check", "."]):
+        proc = subprocess.run([sys.executable, str(script), str(log), *args], cwd=root / "app", capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        assert not log.exists() or log.read_text() == "", log.read_text()
+        assert not marker.exists()
+        if "sarif" in args:
+            (result,) = json.loads(proc.stdout)["runs"][0]["results"]
+            assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "app/q.py"

@@ -47,8 +47,10 @@ class Scope:
 
 def _git(top: str, *args: str) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=top, capture_output=True, text=True,
-                              encoding="utf-8", errors="surrogateescape", timeout=300)
+        # core.fsmonitor names a program in the repository's own config: never let it run
+        return subprocess.run(["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *args], cwd=top,
+                              capture_output=True, text=True, encoding="utf-8", errors="surrogateescape",
+                              timeout=300)
     except (OSError, subprocess.SubprocessError) as exc:
         raise InputError(f"--changed-since needs git ({exc})") from None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -50,14 +49,25 @@ def display_path(path: str, root: str | Path, cwd: str | Path | None = None) -> 
 
 @lru_cache(maxsize=16)
 def git_toplevel(folder: str) -> str | None:
-    """The top level of the git work tree holding `folder`, or None (no git, not a repository)."""
-    try:
-        proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True,
-                              timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    top = proc.stdout.strip()
-    return os.path.normpath(top) if proc.returncode == 0 and top else None
+    """The top level of the git work tree holding `folder` (its real path), or None when it is in none.
+
+    Found by looking for `.git` (a folder, or the `gitdir:` file of a worktree or submodule) in the folder and
+    its parents, the way `git rev-parse --show-toplevel` does, without starting git: a plain `dbagents check`
+    starts no process, and a checked tree's `.git/config` (hooks, fsmonitor) never comes into play.
+    """
+    here = Path(os.path.realpath(folder))
+    for candidate in (here, *here.parents):
+        marker = candidate / ".git"
+        try:
+            if marker.is_dir() and (marker / "HEAD").is_file():
+                return os.path.normpath(candidate)
+            if marker.is_file():
+                with marker.open("rb") as fh:
+                    if fh.read(8) == b"gitdir: ":
+                        return os.path.normpath(candidate)
+        except OSError:
+            continue
+    return None
 
 
 def sarif_base(cwd: str | Path | None = None) -> str:
