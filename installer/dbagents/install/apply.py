@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from dbagents.install.atomic import atomic_write, make_dirs, remove_file, sweep_temp_files
+from dbagents.install.hooks import HooksPlan
 from dbagents.install.manifest import new_path_of, save_manifest
 from dbagents.install.mcp import McpPlan
 from dbagents.install.planning import FileAction, InstallPlan
@@ -19,7 +20,8 @@ def temp_folders(plan: InstallPlan) -> list:
     return sorted(folders)
 
 
-def apply_install(plan: InstallPlan, mcp: McpPlan | None, report: Callable[[FileAction], None]) -> int:
+def apply_install(plan: InstallPlan, mcp: McpPlan | None, report: Callable[[FileAction], None],
+                  hooks: HooksPlan | None = None) -> int:
     """Write everything the plan says; returns the number of file system changes made."""
     target = plan.target
     root = target.claude_dir
@@ -51,6 +53,14 @@ def apply_install(plan: InstallPlan, mcp: McpPlan | None, report: Callable[[File
         servers.update(mcp.to_add)
         created = plan.new_manifest.mcp.get("created_file", mcp.created_file) if plan.new_manifest.mcp else mcp.created_file
         plan.new_manifest.mcp = {"file": mcp.path.name, "created_file": bool(created), "servers": servers}
+    if hooks is not None and hooks.new_bytes is not None:
+        if not root.is_dir():
+            make_dirs(root)
+        atomic_write(hooks.path, hooks.new_bytes)
+        changes += 1
+        from dbagents.install.hooks import HOOK_GROUP
+
+        plan.new_manifest.hooks = {"file": hooks.path.name, "created_file": hooks.created_file, "entry": HOOK_GROUP}
     if plan.manifest_changed:
         if not root.is_dir():
             make_dirs(root)

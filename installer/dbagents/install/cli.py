@@ -52,9 +52,12 @@ def scope_options(func):
 @click.option("--force", is_flag=True, help="Replace files you changed or created (a backup is saved beside each).")
 @click.option("--only", "only_text", metavar="LIST", help="Comma list of components: agents,commands,context.")
 @click.option("--with-mcp", is_flag=True, help="Also add the MCP servers the agents use (context7, sequentialthinking).")
-def install_cmd(scope, path, dry_run, force, only_text, with_mcp):
+@click.option("--with-hooks", is_flag=True, help="Also add the `dbagents hook` PostToolUse hook (Edit|Write) to "
+              ".claude/settings.json: Claude sees the findings in each file it edits.")
+def install_cmd(scope, path, dry_run, force, only_text, with_mcp, with_hooks):
     """Copy the agents, commands and context docs into .claude/ (safe to run again; never loses your edits)."""
     from dbagents.install.apply import apply_install
+    from dbagents.install.hooks import plan_hooks
     from dbagents.install.manifest import load_manifest
     from dbagents.install.mcp import plan_mcp
     from dbagents.install.planning import plan_install
@@ -69,6 +72,7 @@ def install_cmd(scope, path, dry_run, force, only_text, with_mcp):
     manifest = load_manifest(target.manifest_path)
     plan = plan_install(target, source, manifest, only, force)
     mcp = plan_mcp(target, source) if with_mcp else None
+    hooks = plan_hooks(target) if with_hooks else None
 
     verb = "Dry run: would install" if dry_run else "Installing"
     click.echo(f"{verb} dbagents {source.version} into {target.claude_dir} ({target.scope} scope)")
@@ -81,11 +85,19 @@ def install_cmd(scope, path, dry_run, force, only_text, with_mcp):
             report(action)
         changes = sum(a.writes for a in plan.actions) + int(plan.manifest_changed)
     else:
-        changes = apply_install(plan, mcp, report)
+        changes = apply_install(plan, mcp, report, hooks)
     if mcp is not None:
         _report_mcp(mcp, dry_run)
         if dry_run and mcp.new_bytes is not None:
             changes += 1
+    if hooks is not None:
+        shown = target.show(hooks.path.name)
+        if hooks.present:
+            click.echo(f"{shown}: PostToolUse hook `dbagents hook` already configured, left as is")
+        else:
+            click.echo(f"{shown}: {'would add' if dry_run else 'added'} PostToolUse hook `dbagents hook` "
+                       "(Edit|Write)")
+            changes += int(dry_run)
 
     counts = Counter(a.kind for a in plan.actions)
     parts = [f"{sum(counts[k] for k in kinds)} {name}" for name, kinds in SUMMARY_ORDER if sum(counts[k] for k in kinds)]
@@ -161,6 +173,12 @@ def uninstall_cmd(scope, path, dry_run, force, only_text):
         click.echo(f".mcp.json: {'would remove' if dry_run else 'removed'} MCP server {name}")
     for name in plan.mcp_kept:
         click.echo(f".mcp.json: MCP server {name} changed since dbagents added it, left as is")
+    if plan.hook_state == "removed":
+        click.echo(f"{target.show(plan.hooks_path.name)}: {'would remove' if dry_run else 'removed'} the "
+                   "PostToolUse hook `dbagents hook`")
+    elif plan.hook_state == "changed":
+        click.echo(f"{target.show(plan.hooks_path.name)}: the `dbagents hook` entry changed since dbagents added "
+                   "it, left as is")
     kept = [a for a in plan.actions if a.kind == "kept"]
     removed = sum(1 for a in plan.actions if a.kind in ("remove", "backup_remove"))
     click.echo(f"{'Would remove' if dry_run else 'Removed'} {removed} file(s); kept {len(kept)} you changed.")
@@ -174,6 +192,7 @@ def uninstall_cmd(scope, path, dry_run, force, only_text):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def status_cmd(scope, path, fmt):
     """Show what dbagents installed, which version, and which files you edited."""
+    from dbagents.install.hooks import hook_state
     from dbagents.install.manifest import load_manifest
     from dbagents.install.source import load_source
     from dbagents.install.status import component_states, file_states
@@ -185,6 +204,7 @@ def status_cmd(scope, path, fmt):
     files = file_states(target, manifest, source)
     components = component_states(files)
     installed = manifest.exists
+    hook = hook_state(target, manifest.hooks)
     if fmt == "json":
         doc = {
             "target": str(target.claude_dir),
@@ -195,6 +215,7 @@ def status_cmd(scope, path, fmt):
             "components": components,
             "files": [f.to_dict() for f in files],
             "mcp_servers_added": sorted((manifest.mcp or {}).get("servers") or {}),
+            "hook": hook,
         }
         click.echo(json.dumps(doc, indent=2))
         return
@@ -208,6 +229,7 @@ def status_cmd(scope, path, fmt):
                f"this dbagents ships bundle {source.version}")
     for component, state in components.items():
         click.echo(f"  {component:<9} {state}")
+    click.echo(f"  {'hook':<9} {hook} ({target.show('settings.json')}: PostToolUse Edit|Write -> dbagents hook)")
     _print_files(target, files)
     hints = []
     states = {f.state for f in files}

@@ -5,10 +5,11 @@ Shape (manifest_version 1)::
     {"tool": "dbagents", "manifest_version": 1, "dbagents_version": "0.1.0", "scope": "project",
      "files": {"agents/db-expert.md": {"component": "agents", "sha256": "…", "version": "0.1.0",
                                        "pending_new": {"sha256": "…", "version": "0.2.0"}}},
-     "mcp": {"file": ".mcp.json", "created_file": false, "servers": {"context7": {…}}}}
+     "mcp": {"file": ".mcp.json", "created_file": false, "servers": {"context7": {…}}},
+     "hooks": {"file": "settings.json", "created_file": false, "entry": {"matcher": "Edit|Write", …}}}
 
 `sha256` is the file as dbagents installed it; `pending_new` records a newer version written beside a file
-the user edited, as `<name>.new`.
+the user edited, as `<name>.new`. `hooks` is the PostToolUse group `--with-hooks` added to settings.json.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Manifest:
     files: dict[str, dict] = field(default_factory=dict)
     mcp: dict = field(default_factory=dict)
     exists: bool = False
+    hooks: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = {
@@ -43,6 +45,8 @@ class Manifest:
         }
         if self.mcp:
             data["mcp"] = self.mcp
+        if self.hooks:
+            data["hooks"] = self.hooks
         return data
 
     def dump(self) -> bytes:
@@ -50,7 +54,7 @@ class Manifest:
 
     @property
     def is_empty(self) -> bool:
-        return not self.files and not self.mcp.get("servers")
+        return not self.files and not self.mcp.get("servers") and not self.hooks
 
 
 def new_path_of(relpath: str) -> str:
@@ -87,7 +91,11 @@ def load_manifest(path: Path) -> Manifest:
     mcp = data.get("mcp") or {}
     if not isinstance(mcp, dict):
         raise InputError("'mcp' is not an object; fix or delete the manifest", path=str(path))
-    return Manifest(str(data.get("dbagents_version", "")), str(data.get("scope", "")), files, mcp, exists=True)
+    hooks = data.get("hooks") or {}
+    if not isinstance(hooks, dict) or (hooks and not isinstance(hooks.get("entry"), dict)):
+        raise InputError("'hooks' is not an object with an 'entry'; fix or delete the manifest", path=str(path))
+    return Manifest(str(data.get("dbagents_version", "")), str(data.get("scope", "")), files, mcp, exists=True,
+                    hooks=hooks)
 
 
 def save_manifest(path: Path, manifest: Manifest) -> None:

@@ -67,7 +67,7 @@ class McpPlan:
     user_commands: list[str] = field(default_factory=list)
 
 
-def _read_json_object(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -92,7 +92,7 @@ def plan_mcp(target: Target, source: BundleSource) -> McpPlan:
 
         user_file = Path(expanduser("~")) / ".claude.json"
         try:
-            configured = _read_json_object(user_file).get("mcpServers") or {}
+            configured = read_json_object(user_file).get("mcpServers") or {}
         except InputError:
             configured = {}
         plan = McpPlan(None, unknown=unknown)
@@ -104,7 +104,7 @@ def plan_mcp(target: Target, source: BundleSource) -> McpPlan:
                 plan.user_commands.append(add_command(name, config))
         return plan
     path = safe_project_file(target, MCP_FILE)
-    doc = _read_json_object(path)
+    doc = read_json_object(path)
     servers = doc.get("mcpServers", {})
     if not isinstance(servers, dict):
         raise InputError("'mcpServers' must be a JSON object; fix it and run again", path=str(path))
@@ -126,7 +126,7 @@ def remove_added_servers(path: Path, added: dict[str, dict], created_file: bool)
 
     Returns (removed, kept, new_bytes or None, delete_file).
     """
-    doc = _read_json_object(path)
+    doc = read_json_object(path)
     servers = doc.get("mcpServers")
     if not isinstance(servers, dict):
         return [], sorted(added), None, False

@@ -113,7 +113,8 @@ def plan_install(
     """Work out every file's action. Raises InputError (nothing written) on any unsafe path."""
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     taken: set[str] = set()
-    new_manifest = Manifest(source.version, target.scope, dict(manifest.files), dict(manifest.mcp), manifest.exists)
+    new_manifest = Manifest(source.version, target.scope, dict(manifest.files), dict(manifest.mcp), manifest.exists,
+                            hooks=dict(manifest.hooks))
     actions: list[FileAction] = []
     manifest_where = str(target.manifest_path)
 

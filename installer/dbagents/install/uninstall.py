@@ -42,13 +42,18 @@ class UninstallPlan:
     mcp_new_bytes: bytes | None = None
     mcp_delete: bool = False
     old_dump: bytes = b""
+    hooks_path: Path | None = None
+    hook_state: str = ""  # removed | changed | gone (the recorded PostToolUse group)
+    hooks_new_bytes: bytes | None = None
+    hooks_delete: bool = False
 
 
 def plan_uninstall(target: Target, manifest: Manifest, only: tuple[str, ...], force: bool, all_components: bool) -> UninstallPlan:
     where = str(target.manifest_path)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     taken: set[str] = set()
-    new_manifest = Manifest(manifest.dbagents_version, manifest.scope, dict(manifest.files), dict(manifest.mcp), True)
+    new_manifest = Manifest(manifest.dbagents_version, manifest.scope, dict(manifest.files), dict(manifest.mcp), True,
+                            hooks=dict(manifest.hooks))
     actions = []
     for relpath, entry in sorted(manifest.files.items()):
         if entry.get("component") not in only:
@@ -85,6 +90,14 @@ def plan_uninstall(target: Target, manifest: Manifest, only: tuple[str, ...], fo
         plan.mcp_path, plan.mcp_removed, plan.mcp_kept = path, removed, kept
         plan.mcp_new_bytes, plan.mcp_delete = new_bytes, delete
         new_manifest.mcp = {}
+    if all_components and manifest.hooks:
+        from dbagents.install.hooks import SETTINGS_FILE, remove_hook
+
+        path = safe_destination(target, SETTINGS_FILE, where)
+        plan.hooks_path = path
+        plan.hook_state, plan.hooks_new_bytes, plan.hooks_delete = remove_hook(
+            path, manifest.hooks["entry"], bool(manifest.hooks.get("created_file")))
+        new_manifest.hooks = {}
     return plan
 
 
@@ -119,6 +132,10 @@ def apply_uninstall(target: Target, plan: UninstallPlan, report) -> list[str]:
             remove_file(plan.mcp_path)
         elif plan.mcp_new_bytes is not None:
             atomic_write(plan.mcp_path, plan.mcp_new_bytes)
+    if plan.hooks_delete:
+        remove_file(plan.hooks_path)
+    elif plan.hooks_new_bytes is not None:
+        atomic_write(plan.hooks_path, plan.hooks_new_bytes)
     if plan.new_manifest.is_empty:
         if target.manifest_path.exists():
             remove_file(target.manifest_path)
