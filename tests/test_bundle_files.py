@@ -195,7 +195,8 @@ def test_command_body_drives_the_engine_honestly(command):
     _, body = split(COMMANDS[command])
     assert f"dbagents check {GROUPS[command]} --format json $ARGUMENTS" in body
     assert "dbagents rule" in body
-    for needle in ["severity", "diff", "manual review", "not installed", "pip install dbagents", "nothing was validated"]:
+    for needle in ["severity", "diff", "manual review", "not installed", "pip install dbagents", "nothing was validated",
+                   "baseline.hidden", "--no-baseline"]:
         assert needle in body, needle
 
 
