@@ -25,7 +25,7 @@ GROUPS = {
 CONTEXT_DOCS = ["python-sqlalchemy-standards.mdc", "postgresql-standards.mdc"]
 MCP_TOOLS = [
     "mcp__context7__resolve-library-id",
-    "mcp__context7__get-library-docs",
+    "mcp__context7__query-docs",
     "mcp__sequentialthinking__sequentialthinking",
 ]
 

@@ -13,8 +13,9 @@ from test_install_support import (
     status_json,
 )
 
-CONTEXT7 = {"type": "stdio", "command": "npx", "args": ["-y", "@upstash/context7-mcp"], "env": {}}
-SEQ = {"type": "stdio", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-sequential-thinking"], "env": {}}
+CONTEXT7 = {"type": "stdio", "command": "npx", "args": ["-y", "@upstash/context7-mcp@4.1.1"], "env": {}}
+SEQ = {"type": "stdio", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-sequential-thinking@2026.8.31"],
+       "env": {}}
 
 
 def test_with_mcp_creates_mcp_json_with_the_exact_server_names(project):
@@ -76,9 +77,9 @@ def test_user_scope_prints_claude_mcp_add_lines_and_leaves_claude_json_alone(pro
     root, home = project
     res = dbagents("install", "--scope", "user", "--with-mcp", cwd=root, home=home)
     assert res.returncode == 0, res.stderr
-    assert "claude mcp add --scope user context7 -- npx -y @upstash/context7-mcp" in res.stdout
+    assert "claude mcp add --scope user context7 -- npx -y @upstash/context7-mcp@4.1.1" in res.stdout
     assert ("claude mcp add --scope user sequentialthinking -- npx -y "
-            "@modelcontextprotocol/server-sequential-thinking") in res.stdout
+            "@modelcontextprotocol/server-sequential-thinking@2026.8.31") in res.stdout
     assert not (home / ".claude.json").exists() and not (root / ".mcp.json").exists()
 
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"context7": {"command": "x"}}}))

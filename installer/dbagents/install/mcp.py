@@ -20,15 +20,16 @@ from dbagents.install.target import Target, safe_project_file
 
 MCP_FILE = ".mcp.json"
 
-# Known servers: name -> stdio config (npm packages run through npx).
+# Known servers: name -> stdio config (npm packages run through npx), pinned to the versions whose tools the
+# agents name (the python-database-administrator agent's own `mcpServers` pins the same; .ci/run installs them
+# and tests/test_mcp_servers.py lists each one's tools).
+PINNED_PACKAGES = {
+    "context7": "@upstash/context7-mcp@4.1.1",
+    "sequentialthinking": "@modelcontextprotocol/server-sequential-thinking@2026.8.31",
+}
 KNOWN_SERVERS: dict[str, dict] = {
-    "context7": {"type": "stdio", "command": "npx", "args": ["-y", "@upstash/context7-mcp"], "env": {}},
-    "sequentialthinking": {
-        "type": "stdio",
-        "command": "npx",
-        "args": ["-y", "@modelcontextprotocol/server-sequential-thinking"],
-        "env": {},
-    },
+    name: {"type": "stdio", "command": "npx", "args": ["-y", package], "env": {}}
+    for name, package in PINNED_PACKAGES.items()
 }
 
 _MCP_TOOL = re.compile(r"\bmcp__([A-Za-z0-9_-]+?)(?:__|\b)")
