@@ -50,6 +50,15 @@ def test_marketplace_offers_this_repository_as_the_plugin():
     assert entry["version"] == __version__
 
 
+def test_plugin_hooks_file_runs_the_same_hook_as_install_with_hooks():
+    from dbagents.install.hooks import EVENT, HOOK_GROUP
+
+    data = json.loads((REPO / "hooks" / "hooks.json").read_text(encoding="utf-8"))
+    assert data["hooks"] == {EVENT: [HOOK_GROUP]}
+    assert "hooks" not in manifest()  # hooks/hooks.json loads by default; naming it again is a duplicate
+    assert '"hooks"' in (REPO / "pyproject.toml").read_text().split("[tool.hatch.build.targets.sdist]")[1]
+
+
 def claude_cli() -> str | None:
     local = REPO / ".ci" / "node" / "node_modules" / ".bin" / "claude"
     if local.exists():
@@ -86,6 +95,7 @@ def plugin_source(tmp_path: Path) -> Path:
     shutil.copytree(REPO / ".claude-plugin", root / ".claude-plugin")
     for part in ("agents", "commands", "context"):
         shutil.copytree(REPO / ".claude" / part, root / ".claude" / part)
+    shutil.copytree(REPO / "hooks", root / "hooks")
     shutil.copy(REPO / "README.md", root / "README.md")
     return root
 
