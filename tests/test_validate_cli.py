@@ -124,3 +124,23 @@ def test_validate_paths_public_api_relative_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "elsewhere")
     findings = validate_paths([project / ".claude"])
     assert sorted(f.path for f in findings) == [".claude/agents/one.md", ".claude/agents/sub/two.md"]
+
+
+def test_rule_prints_validator_rule_docs(run_cli):
+    for name in ("CC041", "cc041", "unknown-slash-command"):
+        result = run_cli("rule", name)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == "# CC041 unknown-slash-command"
+        assert "Default severity: warning. Checked by `dbagents validate`." in lines
+        assert "**What:**" in result.stdout and "**Why:**" in result.stdout and "**Fix:**" in result.stdout
+    assert run_cli("rule", "CC055").stdout.startswith("# CC055 invalid-hooks")
+    result = run_cli("rule", "CC999")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "CC001…CC055" in result.stderr
+
+
+def test_hook_file_findings_on_the_command_line(run_cli, tmp_path, env):
+    project = copy("CC055", tmp_path)
+    result = run_cli("validate", project, env=env)
+    assert result.returncode == 1
+    assert "plugin/hooks/hooks.json:4:1: CC055 [error] hooks: `PostToolUsed` is not a hook event" in result.stdout

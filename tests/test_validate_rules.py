@@ -84,7 +84,27 @@ def test_messages_name_the_problem():
     assert sorted((f.line, f.message.split("`")[1]) for f in refs) == [
         (5, ".claude/context/missing.md"), (6, "@docs/absent.md"), (6, "~/.claude/context/nothing.md")]
     slash = validate_paths([FIXTURES / "CC041"])
-    assert sorted(f.message.split("`")[1] for f in slash) == ["/missing-too", "/no-such-command"]
+    assert sorted(f.message.split("`")[1] for f in slash) == sorted([
+        "/missing-too", "/no-such-command",
+        "/no-such-check", "/dbagents:missing-plugin-command", "/also-missing", "/last-missing"])  # bare mentions
+    assert {f.path.rsplit("/", 1)[-1] for f in slash if "-check" in f.message} == {"bare.md"}
+
+
+def test_hook_files_are_checked():
+    found = validate_paths([FIXTURES / "CC055"])
+    by_file = {}
+    for f in found:
+        by_file.setdefault(f.path.split("CC055/", 1)[1], []).append((f.rule_id, f.message, f.hint))
+    plugin = by_file["plugin/hooks/hooks.json"]
+    assert ("CC055", "hooks: `PostToolUsed` is not a hook event; Claude Code rejects the hooks",
+            "did you mean PostToolUse?") in plugin
+    assert any("a `command` hook of PostToolUse has no `command`" in m for _, m, _ in plugin)
+    assert any('`hooks.Stop.0.hooks.0.type: "shell"`' in m for _, m, _ in plugin)
+    settings = by_file["project/.claude/settings.json"]
+    assert sorted(m.split("`")[1] for _, m, _ in settings) == ['PreToolUse.0.hooks.0.timeout: "10"',
+                                                                "PreToolUse.0.matcher: 5"]
+    assert [r for r, _, _ in by_file["project/.claude/settings.local.json"]] == ["CC050"]
+    assert len(found) == 6
 
 
 def test_each_invalid_field_is_reported():

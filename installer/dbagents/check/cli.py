@@ -215,15 +215,19 @@ def rules_cmd(fmt, group):
 @click.command("rule")
 @click.argument("rule_id")
 def rule_cmd(rule_id):
-    """Print one rule's documentation: what it does, why, example and fix."""
+    """Print one rule's documentation: what it does, why, example and fix (DBA… check rules, CC… validator rules)."""
     from dbagents.check.registry import all_rule_infos, groups_of
+    from dbagents.validate.rules import VALIDATOR_RULES
 
-    infos = all_rule_infos()
+    infos = {**all_rule_infos(), **VALIDATOR_RULES}
     wanted = rule_id.strip()
     info = infos.get(wanted.upper()) or next((i for i in infos.values() if i.name == wanted.lower()), None)
     if info is None:
-        raise InputError(f"unknown rule {rule_id!r}; run `dbagents rules` to list them")
+        raise InputError(f"unknown rule {rule_id!r}; run `dbagents rules` to list the check rules (`dbagents "
+                         f"validate` has {min(VALIDATOR_RULES)}…{max(VALIDATOR_RULES)})")
     click.echo(f"# {info.id} {info.name}\n")
-    click.echo(f"Default severity: {info.severity.label}. Groups: {', '.join(groups_of(info.id)) or '-'}.\n")
+    where = "Checked by `dbagents validate`" if info.id in VALIDATOR_RULES else \
+        f"Groups: {', '.join(groups_of(info.id)) or '-'}"
+    click.echo(f"Default severity: {info.severity.label}. {where}.\n")
     click.echo(f"{info.summary}\n")
     click.echo(info.help.strip())

@@ -18,9 +18,10 @@ from dbagents.output import emit, fail_on_option, format_option
 @click.option("--kind", type=click.Choice(["agent", "command", "skill"]), default=None,
               help="Treat single files outside agents/, commands/, skills/ as this kind.")
 def validate_cmd(paths: tuple[Path, ...], fmt: str, fail_on: str, kind: str | None) -> None:
-    """Check agents, commands, skills (SKILL.md) and plugins the way Claude Code 2.1 reads them.
+    """Check agents, commands, skills (SKILL.md), plugins and hook files the way Claude Code 2.1 reads them.
 
-    PATH may be a .claude folder, a plugin or marketplace folder, a project, or single files.
+    PATH may be a .claude folder (its settings*.json hooks too), a plugin or marketplace folder (its
+    hooks/hooks.json too), a project, or single files. `dbagents rule CC041` explains a finding.
     Default: ./.claude, or the current folder when there is none.
     """
     from dbagents.errors import InputError

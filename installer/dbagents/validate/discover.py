@@ -11,6 +11,8 @@ SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".m
 AGENT, COMMAND, SKILL = "agent", "command", "skill"
 
 
+SETTINGS_FILES = ("settings.json", "settings.local.json")  # hooks live under their "hooks" key
+
 @dataclass(eq=False)
 class Scope:
     """A set of files Claude Code loads together: one `.claude` folder, one plugin, or loose files."""
@@ -35,7 +37,8 @@ class Item:
 class Discovery:
     items: list[Item] = field(default_factory=list)
     scopes: list[Scope] = field(default_factory=list)
-    manifests: list[tuple[Path, str, Scope]] = field(default_factory=list)  # (path, "plugin"|"marketplace", scope)
+    # (path, "plugin" | "marketplace" | "hooks" (a plugin's hooks file) | "settings" (.claude/settings*.json), scope)
+    manifests: list[tuple[Path, str, Scope]] = field(default_factory=list)
     skill_dirs_without_md: list[tuple[Path, Scope]] = field(default_factory=list)
     missing: list[Path] = field(default_factory=list)
 
@@ -99,6 +102,9 @@ class _Collector:
             self.add_commands(folder / "commands", scope)
         if (folder / "skills").is_dir():
             self.add_skills(folder / "skills", scope)
+        for name in SETTINGS_FILES:
+            if (folder / name).is_file():
+                self.found.manifests.append((folder / name, "settings", scope))
 
     def _first_visit(self, folder: Path) -> bool:
         key = folder.resolve()
@@ -118,6 +124,11 @@ class _Collector:
         if manifest_path.is_file():
             self.found.manifests.append((manifest_path, "plugin", scope))
         custom = manifest if isinstance(manifest, dict) else {}
+        hook_files = [root / "hooks" / "hooks.json"] + [
+            root / rel for rel in _manifest_paths(custom.get("hooks")) if rel.endswith(".json")]
+        for hook_file in dict.fromkeys(hook_files):
+            if hook_file.is_file() and _inside(hook_file.resolve(), root.resolve()):
+                self.found.manifests.append((hook_file, "hooks", scope))
         for key, adder, replaces in (("agents", self.add_agents, True), ("commands", self.add_commands, True),
                                      ("skills", self.add_skills, False)):
             default = root / key
@@ -302,6 +313,9 @@ def discover(paths: list[Path], forced_kind: str | None = None) -> Discovery:
             if path.name in ("plugin.json", "marketplace.json") and path.parent.name == ".claude-plugin":
                 root = path.parent.parent
                 collector.marketplace(root) if path.name == "marketplace.json" else collector.plugin(root)
+            elif path.name in SETTINGS_FILES or (path.suffix == ".json" and path.parent.name == "hooks"):
+                kind = "settings" if path.name in SETTINGS_FILES else "hooks"
+                collector.found.manifests.append((path, kind, Scope("loose", path.parent)))
             else:
                 collector.file(path, forced_kind)
         else:

@@ -41,8 +41,10 @@ _PATH_ROOTS = frozenset("tmp etc usr var dev home opt bin sbin lib proc sys mnt 
 
 
 _FENCE_LINE_RE = re.compile(r"(?m)^ {0,3}(```+|~~~+)")
-_SLASH_RE_ANY = re.compile(r"/([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*)(?=$|[\s`])", re.M)
-_SLASH_BEFORE = frozenset(" \t\n`>")
+# `/name` ends at the line end, whitespace, a backtick, or punctuation closing a sentence (`/a-b.`, `(/a-b),`);
+# a `/` right after it (`/usr/bin`, `/a/b`) or a file suffix (`/a-b.md`) is a path
+_SLASH_RE_ANY = re.compile(r"/([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*)(?=$|[\s`]|[.,;:!?)'\"]+(?:\s|$))", re.M)
+_SLASH_BEFORE = frozenset(" \t\n`>(")
 _LINE_PREFIX_RE = re.compile(r"[ \t>]*(?:[-*+]|\d+[.)])?[ \t]*")
 _SPAN_PREFIX_RE = re.compile(r"(?:^|[^`])`+ ?$")
 
@@ -170,7 +172,8 @@ def _show(target: Path, home: Path) -> str:
 
 
 def _slash_mentions(doc: Document, body: _Body, command_names: frozenset) -> None:
-    """`/name` as the first word of a line or of an inline code span is an instruction to run a command."""
+    """`/name` as the first word of a line or of an inline code span is an instruction to run a command; so is a
+    command-shaped `/name` (kebab-case or `plugin:command`) anywhere after whitespace in a sentence."""
     text = body.text
     for match in _SLASH_RE_ANY.finditer(text):
         offset, name = match.start(), match.group(1)
@@ -180,7 +183,8 @@ def _slash_mentions(doc: Document, body: _Body, command_names: frozenset) -> Non
             continue
         index = body.line_index(offset)
         prefix = text[body.starts[index]:offset]
-        if not (_LINE_PREFIX_RE.fullmatch(prefix) or _SPAN_PREFIX_RE.search(prefix)):
+        if not (_LINE_PREFIX_RE.fullmatch(prefix) or _SPAN_PREFIX_RE.search(prefix)) \
+                and "-" not in name and ":" not in name:
             continue
         if body.in_fence(offset):
             continue

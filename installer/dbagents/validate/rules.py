@@ -162,7 +162,7 @@ _ALL = [
           "Fix the name, or add the command to `.claude/commands/`.", "slash-commands"),
     # --- plugins ------------------------------------------------------------------------------------
     _rule("CC050", "invalid-json", E, "A plugin or settings JSON file does not parse.",
-          "plugin.json, marketplace.json, .mcp.json or hooks.json is not valid JSON.",
+          "plugin.json, marketplace.json, .mcp.json, a hooks file or .claude/settings*.json is not valid JSON.",
           "Claude Code cannot load the plugin or marketplace.",
           "Fix the JSON at the line and column given.", "plugins-reference"),
     _rule("CC051", "invalid-plugin-manifest", E, "`.claude-plugin/plugin.json` does not match the manifest schema.",
@@ -177,6 +177,16 @@ _ALL = [
           "The name has capitals or characters other than lowercase letters, digits and hyphens.",
           "Claude Code accepts it with a warning; names appear in `/plugin` and in `name@marketplace` ids.",
           "Rename to kebab-case, e.g. `db-agents`.", "plugins-reference"),
+    _rule("CC055", "invalid-hooks", E, "A hooks file or the `hooks` of a settings file has a shape Claude Code rejects.",
+          "In a plugin's `hooks/hooks.json` (or a hooks file plugin.json names), or under `hooks` in "
+          "`.claude/settings.json` / `settings.local.json`: an unknown event name, an entry without its `hooks` list, "
+          "a hook `type` other than command, prompt, agent, http or mcp_tool, a non-string `matcher`, a non-numeric "
+          "`timeout`, or a command hook without a `command`.",
+          "Claude Code validates hook configuration when it loads settings or a plugin: a malformed settings file "
+          "is skipped with an error, a malformed plugin hooks file fails to load, and the hooks never run.",
+          "Fix the entry named in the message: events such as `PostToolUse`, entries such as "
+          "`{\"matcher\": \"Edit|Write\", \"hooks\": [{\"type\": \"command\", \"command\": \"dbagents hook\"}]}`.",
+          "hooks"),
     _rule("CC054", "manifest-path-missing", E, "A path in plugin.json or marketplace.json does not exist.",
           "A component path (`commands`, `agents`, `skills`, `hooks`, …) or a relative plugin `source` points to "
           "nothing.",
