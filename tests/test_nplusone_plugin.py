@@ -13,9 +13,19 @@ from test_nplusone_support import CONFTEST, INSTALLER, MODELS, sa20_python
 
 pytest_plugins = ["pytester"]
 
+# The application's own query helper (a loop in the test body would be the test's repetition, not DBA402).
+QUERIES = '''
+from sqlalchemy import text
+
+
+def names(session, ids):
+    return [session.execute(text("SELECT name FROM users WHERE id = :id"), {"id": i}).scalar() for i in ids]
+'''
+
 N_PLUS_ONE = '''
 from sqlalchemy import select, text
 from scn_models import User
+from scn_queries import names
 
 
 def test_n_plus_one(session):
@@ -24,8 +34,7 @@ def test_n_plus_one(session):
 
 
 def test_repeats(session):
-    for user_id in range(1, 4):
-        session.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user_id})
+    names(session, range(1, 4))
 
 
 def test_clean(session):
@@ -36,7 +45,7 @@ def test_clean(session):
 @pytest.fixture
 def project(pytester, monkeypatch):
     """A user project (models + fixtures) on a SQLite file; the checkout's code on PYTHONPATH."""
-    pytester.makepyfile(scn_models=MODELS, conftest=CONFTEST)
+    pytester.makepyfile(scn_models=MODELS, conftest=CONFTEST, scn_queries=QUERIES)
     db = pytester.path / "app.sqlite"
     monkeypatch.setenv("SCN_URL", f"sqlite:///{db}")
     monkeypatch.setenv("SCN_AURL", f"sqlite+aiosqlite:///{db}")
@@ -84,9 +93,9 @@ def test_warn_mode_reports_without_failing(project):
         [
             "*dbagents N+1 summary (mode warn)*",
             "DBA401 N+1 lazy loads: 1 finding(s) in 1 test(s)",
-            "*warning*test_app.py:7*N+1: User.posts lazy-loaded for 3 instances of one query result"
+            "*warning*test_app.py:8*N+1: User.posts lazy-loaded for 3 instances of one query result"
             " (in test_app.py::test_n_plus_one)",
-            "*loaded by SELECT users.id, users.name FROM users at test_app.py:6",
+            "*loaded by SELECT users.id, users.name FROM users at test_app.py:7",
             "total: DBA401 1",
         ]
     )
@@ -99,7 +108,7 @@ def test_fail_mode_fails_the_test_with_file_and_line(project):
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
     assert "DBA401 N+1: User.posts lazy-loaded for 3 instances of one query result  at " in out
-    assert "test_app.py:7" in out
+    assert "test_app.py:8" in out
     assert "DBA402 statement executed 3 times from one call site: SELECT name FROM users WHERE id = ?" in out
     assert result.ret == 1
 
@@ -216,7 +225,7 @@ def test_sarif_report(project):
     assert finding["ruleId"] == "DBA401"
     location = finding["locations"][0]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == "test_app.py"
-    assert location["physicalLocation"]["region"]["startLine"] == 7
+    assert location["physicalLocation"]["region"]["startLine"] == 8
     assert location["logicalLocations"][0]["fullyQualifiedName"] == "User.posts"
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import immediateload, joinedload, raiseload, selectinload
 
+import scn_app
 from conftest import run_async
 from dbagents.pytest_plugin import allow_nplusone
 from scn_models import Comment, Post, User
@@ -131,13 +132,16 @@ def test_allowlisted_attribute(session):
 
 
 def test_raw_sql_repeated(session):
-    for user_id in range(1, 7):
-        session.execute(text(f"SELECT name FROM users WHERE id = {user_id}"))  # EXPECT DBA402
+    scn_app.names_by_literal(session, range(1, 7))
 
 
 def test_in_lists_fold(session):
-    for size in range(1, 7):
-        session.scalars(select(User).where(User.id.in_(list(range(size))))).all()  # EXPECT DBA402
+    scn_app.users_in_growing_lists(session, 6)
+
+
+def test_a_loop_in_the_test_itself_is_the_tests_repetition(session):
+    for user_id in range(1, 7):
+        session.execute(text(f"SELECT name FROM users WHERE id = {user_id}"))
 
 
 def test_below_threshold(session):
@@ -181,6 +185,23 @@ def test_async_selectinload_is_clean():
     run_async(body)
 '''
 
+# The application's code: DBA402 is about its loops.
+SCN_APP = '''
+from sqlalchemy import select, text
+
+from scn_models import User
+
+
+def names_by_literal(session, ids):
+    for user_id in ids:
+        session.execute(text(f"SELECT name FROM users WHERE id = {user_id}"))  # EXPECT DBA402
+
+
+def users_in_growing_lists(session, count):
+    return [session.scalars(select(User).where(User.id.in_(list(range(size))))).all()  # EXPECT DBA402
+            for size in range(1, count + 1)]
+'''
+
 INI = "dbagents_nplusone = warn\ndbagents_nplusone_allow =\n    Comment.*\n"
 N_TESTS = SCENARIOS.count("\ndef test_")
 
@@ -198,7 +219,7 @@ def sa_version(request) -> str:
 def scenario_run(request, sa_version, tmp_path_factory):
     """Run SCENARIOS once per (SQLAlchemy version, database); yield (process, report, project)."""
     root = tmp_path_factory.mktemp(f"scn-{sa_version}-{request.param}")
-    write_project(root, {"test_scenarios.py": SCENARIOS}, INI)
+    write_project(root, {"test_scenarios.py": SCENARIOS, "scn_app.py": SCN_APP}, INI)
     if request.param == "sqlite":
         urls = sqlite_urls(root)
     else:
@@ -232,7 +253,12 @@ def test_every_expected_finding_and_nothing_else(scenario_run):
         if f["path"] == "test_scenarios.py"
     }
     assert got == expected_markers(SCENARIOS), done.stdout[-4000:] + done.stderr[-2000:]
-    assert all(f["path"] == "test_scenarios.py" for f in report["findings"]), report["findings"]
+    in_app = {(f["rule"], f["line"], f.get("object", "")) for f in report["findings"] if f["path"] == "scn_app.py"}
+    assert in_app == expected_markers(SCN_APP), report["findings"]
+    assert {f["path"] for f in report["findings"]} == {"test_scenarios.py", "scn_app.py"}, report["findings"]
+    for finding in report["findings"]:
+        if finding["rule"] == "DBA402":  # the loop around the statement is named
+            assert finding["loop"]["path"] == "scn_app.py" and finding["loop"]["line"] <= finding["line"]
 
 
 def test_only_the_budget_test_fails_in_warn_mode(scenario_run):
@@ -263,5 +289,5 @@ def test_terminal_summary_table(scenario_run):
     assert "dbagents N+1 summary (mode warn)" in done.stdout
     table = done.stdout.split("dbagents N+1 summary (mode warn)", 1)[1]
     for finding in report["findings"]:
-        assert f"test_scenarios.py:{finding['line']}" in table
+        assert f"{finding['path']}:{finding['line']}" in table
     assert report["mode"] == "warn" and report["source"] == "pytest"

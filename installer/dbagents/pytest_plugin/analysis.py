@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
+from dbagents.pytest_plugin.loops import find_loop, is_test_code
 from dbagents.pytest_plugin.sqlnorm import is_transaction_control, normalize_sql
 
 
@@ -39,9 +41,11 @@ def lazy_load_hits(log, nodeid: str) -> list[dict]:
     return hits
 
 
-def repeated_statement_hits(log, nodeid: str, threshold: int) -> list[dict]:
+def repeated_statement_hits(log, nodeid: str, threshold: int, test_file: str = "", rootdir: str = "") -> list[dict]:
     """DBA402: one normalized statement run `threshold` or more times from one project call site (the
-    same chain of project frames and lines: a loop or a comprehension, not separate calls)."""
+    same chain of project frames and lines: a loop or a comprehension, not separate calls). A loop in
+    test code (the test seeding data, or calling an endpoint N times) is the test's own repetition and
+    is not reported."""
     if threshold <= 0:
         return []
     totals: dict[tuple, int] = defaultdict(int)
@@ -54,10 +58,14 @@ def repeated_statement_hits(log, nodeid: str, threshold: int) -> list[dict]:
         touched.setdefault(key, log.repeat_touched.get((statement, stack)))
     hits = []
     for (norm, stack), total in totals.items():
-        if total >= threshold:
-            library = touched.get((norm, stack))
-            hits.append(_hit("DBA402", stack[0], nodeid, norm, total, norm, stack=_sites(stack),
-                             touched=list(library) if library else None))
+        if total < threshold:
+            continue
+        loop = find_loop(stack)
+        if loop is not None and test_file and is_test_code(loop[0], test_file, rootdir or os.path.dirname(test_file)):
+            continue
+        library = touched.get((norm, stack))
+        hits.append(_hit("DBA402", stack[0], nodeid, norm, total, norm, stack=_sites(stack),
+                         touched=list(library) if library else None, loop=list(loop) if loop else None))
     return hits
 
 

@@ -68,9 +68,13 @@ frames and lines, which is what a loop or a comprehension produces. The same fun
 six different lines of a test is six call sites, and so are six requests a test sends from six lines
 through a test client (the test's own line is part of the chain). Statements issued by ORM
 relationship loads are left to DBA401, and a statement that one flush sends once per row (SQLAlchemy's
-unit of work) counts once for that flush. Never counted: transaction control and savepoints, DDL
+unit of work) counts once for that flush. The finding names the loop (the innermost project frame whose
+line sits in a `for`/`while` loop or a comprehension). A loop in test code (the test's module, a
+`conftest.py`, `test_*.py`/`*_test.py` files, a `tests/` folder) is the test's own repetition, seeding data
+or calling an endpoint N times, and is not reported. Never counted: transaction control and savepoints, DDL
 (`CREATE`, `ALTER`, `DROP`, ...), settings (`SET`, `SHOW`, `PRAGMA`) and schema reflection
-(`information_schema`, `pg_catalog`, `sqlite_master`, as `inspect()` and Alembic send them).
+(`information_schema`, `pg_catalog`, `sqlite_master`, as `inspect()` and Alembic send them), and
+Alembic's `alembic_version` updates.
 
 ## Why is this bad?
 The same statement in a loop is the N+1 pattern in Core or raw SQL, where the ORM hook cannot see it:

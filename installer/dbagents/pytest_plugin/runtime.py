@@ -77,7 +77,8 @@ class NPlusOnePlugin:
         hits: list[dict] = []
         if self.settings.mode != "off":
             hits += analysis.lazy_load_hits(log, nodeid)
-            hits += analysis.repeated_statement_hits(log, nodeid, self.settings.threshold)
+            hits += analysis.repeated_statement_hits(log, nodeid, self.settings.threshold, str(item.path),
+                                                     str(self.config.rootpath))
             hits += analysis.async_lazy_hits(log, nodeid)
         if budget is not None:
             hit = analysis.budget_hit(log, nodeid, budget, _test_site(item))

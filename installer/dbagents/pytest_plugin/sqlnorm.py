@@ -63,7 +63,8 @@ _CATALOG = re.compile(
     r"\b(?:information_schema|pg_catalog|sqlite_master|sqlite_temp_master|sqlite_schema|sqlite_temp_schema)\b"
     r"|\bpg_(?:class|namespace|attribute|index|constraint|type|enum|proc|description|inherits|depend|"
     r"sequence|collation|extension|attrdef|am|opclass|views|tables|indexes|matviews|settings)\b"
-    r"|\b(?:current_schema|version)\s*\(\s*\)\s*$",
+    r"|\b(?:current_schema|version)\s*\(\s*\)\s*$"
+    r"|\balembic_version\b",  # Alembic's own bookkeeping, once per revision
     re.I,
 )
 # A bounded memo: a suite sends the same few thousand statement texts again and again.

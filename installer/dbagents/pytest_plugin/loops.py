@@ -1,0 +1,50 @@
+"""Where the loop behind a repeated statement is: the innermost project frame whose line sits inside a
+`for`/`while` loop or a comprehension, read from the file's syntax tree (parsed once per file, and only
+for statements that already ran N times from one call site)."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+_SPANS: dict[str, list[tuple[int, int, int]]] = {}  # file -> (first body line, last line, loop line)
+_TEST_DIRS = {"tests", "test", "testing"}
+
+
+def loop_spans(filename: str) -> list[tuple[int, int, int]]:
+    spans = _SPANS.get(filename)
+    if spans is None:
+        spans = []
+        try:
+            with open(filename, "rb") as handle:
+                tree = ast.parse(handle.read(), filename)
+        except (OSError, SyntaxError, ValueError):
+            tree = None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+                spans.append((node.body[0].lineno, node.end_lineno or node.lineno, node.lineno))
+            elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                spans.append((node.lineno, node.end_lineno or node.lineno, node.lineno))
+        _SPANS[filename] = spans
+    return spans
+
+
+def find_loop(stack) -> tuple[str, int] | None:
+    """(file, line of the loop) of the innermost stack frame inside a loop or comprehension, or None."""
+    for filename, line in stack:
+        inner = [span for span in loop_spans(filename) if span[0] <= line <= span[1]]
+        if inner:
+            return filename, max(inner)[2]  # the innermost loop around that line
+    return None
+
+
+def is_test_code(filename: str, test_file: str, rootdir: str) -> bool:
+    """The running test's module, a conftest.py, a test_*.py / *_test.py file or one in a tests/ folder
+    (folders counted from the rootdir down)."""
+    if os.path.realpath(filename) == os.path.realpath(test_file):
+        return True
+    name = os.path.basename(filename)
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    folders = os.path.dirname(os.path.relpath(os.path.realpath(filename), os.path.realpath(rootdir)))
+    return bool(_TEST_DIRS.intersection(folders.split(os.sep)))
