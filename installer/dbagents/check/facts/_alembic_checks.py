@@ -109,6 +109,26 @@ def locks_existing_table(rev: Revision, op: Op) -> bool:
     return False
 
 
+def columns_added_before(rev: Revision, op: Op) -> set[tuple[str, str]]:
+    """(table, column) pairs, lower case, that upgrade() adds before `op`: new columns nobody reads yet
+    (add -> copy -> drop/rename of a temporary column)."""
+    added: set[tuple[str, str]] = set()
+    for earlier in rev.ops:
+        if earlier is op:
+            break
+        if earlier.phase != op.phase:
+            continue
+        if earlier.name == "add_column" and earlier.table:
+            col = column_call(earlier.param("column"))
+            name = column_name(col) if col is not None else None
+            if name:
+                added.add((earlier.table.lower(), name.lower()))
+        for action in earlier.actions:
+            if action.kind == "add_column" and action.table and action.name:
+                added.add((action.table, action.name.lower()))
+    return added
+
+
 def env_script(project, env) -> EnvScript | None:
     """The env.py facts of a migration environment (None when it has no env.py we read)."""
     if not env.env_py:

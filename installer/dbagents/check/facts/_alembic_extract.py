@@ -61,6 +61,8 @@ NOT_OPS = {"get_bind", "get_context", "f", "batch_alter_table", "inline_literal"
            "register_operation", "invoke", "run_async"}
 SQL_WRAPPERS = {"text", "DDL", "literal_column"}
 TIMEOUT_WORDS = ("lock_timeout", "statement_timeout")
+# Calls outside `op.*` that change the schema: sqlalchemy_searchable's triggers, MetaData/Table create_all.
+DDL_HELPERS = {"sync_trigger", "drop_trigger", "create_all", "drop_all"}
 
 
 def to_value(node: ast.AST, strings: dict[str, str] | None = None) -> Any:
@@ -468,6 +470,28 @@ def _imports(tree: ast.Module) -> list[tuple[str, tuple[str, ...], int]]:
     return out
 
 
+def _ddl_calls(func: ast.FunctionDef, functions: dict) -> list[tuple[str, int]]:
+    """Schema-changing calls that are not `op.*` in `func` and the module functions it calls: DDL_HELPERS, and
+    `X.create(bind)` / `X.drop(bind)` on a type or table (`sa.Enum(...).create(op.get_bind())`)."""
+    found, todo, seen = [], [func], {func.name}
+    while todo:
+        for node in walk(todo.pop()):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            if isinstance(f, ast.Name) and name in functions and name not in seen:
+                seen.add(name)
+                todo.append(functions[name])
+            elif name in DDL_HELPERS:
+                found.append((name, node.lineno))
+            elif name in ("create", "drop") and isinstance(f, ast.Attribute) and (
+                    any(k.arg in ("bind", "checkfirst") for k in node.keywords)
+                    or any("bind" in _unparse(a) or "conn" in _unparse(a) for a in node.args[:1])):
+                found.append((name, node.lineno))
+    return sorted(found, key=lambda item: item[1])
+
+
 def extract_revision(tree: ast.Module, relpath: str) -> Revision | None:
     """Facts of a revision script, or None when the module is not one."""
     assigned = _module_assignments(tree)
@@ -514,6 +538,7 @@ def extract_revision(tree: ast.Module, relpath: str) -> Revision | None:
     revision.timeout_line = _timeout_line(tree)
     revision.timeout_local = _timeout_is_local(tree)
     revision.imports = _imports(tree)
+    revision.ddl_calls = _ddl_calls(up, functions)
     return revision
 
 

@@ -142,6 +142,7 @@ class Revision:
     timeout_line: int = 0  # where lock_timeout/statement_timeout is set in this revision (0 = not set)
     timeout_local: bool = False  # ... only with SET LOCAL / set_config(..., true): gone at the next commit
     imports: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)  # (module, names, line)
+    ddl_calls: list[tuple[str, int]] = field(default_factory=list)  # upgrade(): DDL outside op.* (sync_trigger, …)
     env: str = ""  # filled by build(): the env this revision belongs to
 
     @property

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from dbagents.check.facts._alembic_checks import FILES, PATH, is_widening, op_target, revision_file
-from dbagents.check.facts._alembic_model import Call, Ref
+from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.facts._alembic_model import Call, Op, Ref, Revision
+from dbagents.check.facts._alembic_types import from_sql, from_value, keeps_table, old_type_from_downgrade
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -24,6 +25,32 @@ def _spell(value) -> str:
     return "?"
 
 
+def _plain_cast(using, column) -> bool:
+    """`postgresql_using="col::numeric(12,2)"`: PostgreSQL treats a cast of the column itself like no USING."""
+    return (isinstance(using, str) and isinstance(column, str)
+            and re.match(rf'^"?{re.escape(column)}"?\s*::', using.strip(), re.I) is not None)
+
+
+def _keeps_table(rev: Revision, op: Op) -> bool:
+    """Is this alter_column a change PostgreSQL makes without rewriting (old type from existing_type=, else from
+    what downgrade() sets the column back to)?"""
+    column = op.param("column_name")
+    using = op.param("postgresql_using")
+    if using is not None and not _plain_cast(using, column):
+        return False
+    old = from_value(op.param("existing_type"))
+    if old is None and isinstance(column, str):
+        old = old_type_from_downgrade(rev, op.table, column, op.schema)
+    return keeps_table(old, from_value(op.param("type_")))
+
+
+def _sql_keeps_table(rev: Revision, action) -> bool:
+    if _SAFE_SQL_TARGET.match(action.detail.strip()):
+        return True
+    old = old_type_from_downgrade(rev, action.table, action.name, action.schema)
+    return keeps_table(old, from_sql(action.detail, action.name))
+
+
 class ChangeColumnType(ProjectRule):
     id = "DBA207"
     name = "change-column-type"
@@ -34,8 +61,11 @@ class ChangeColumnType(ProjectRule):
     doc = """
 ## What it does
 Finds `op.alter_column(..., type_=…)` (and `batch_op` forms, and `ALTER COLUMN … TYPE` in `op.execute()`)
-on a table the same revision did not create. Widening a `String`/`VARCHAR` (longer or no length, or to
-`Text`) is recognised from `existing_type=` and not reported.
+on a table the same revision did not create. Changes PostgreSQL makes without rewriting the table are not
+reported: a longer or unbounded `VARCHAR`, `VARCHAR`/`TEXT` to `TEXT`, and a `NUMERIC` with more precision and
+the same scale (or no precision at all). The old type is read from `existing_type=`, else from what
+`downgrade()` sets the column back to (`alter_column(type_=…)` or `ALTER COLUMN … TYPE`). A
+`postgresql_using=` / `USING` other than a plain cast of the column itself counts as a rewrite.
 
 ## Why is this bad
 Most type changes make PostgreSQL rewrite the whole table and all its indexes while holding an ACCESS
@@ -50,9 +80,10 @@ def upgrade():
 
 ## Fix
 Add a new column with the new type, write to both, backfill in batches, switch readers, then drop the old
-column in a later release. Widening is cheap and safe:
+column in a later release. Widening is cheap and safe; say the old type so the check (and a reader) can see it:
 ```python
 op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(100))
+op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Numeric(10, 2))
 ```
 """ + settings_doc("DBA207")
     valid = [
@@ -62,6 +93,16 @@ op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(1
                               ' existing_type=sa.VARCHAR(length=100))\n'), path=PATH, files=FILES),
         Example(revision_file('    op.create_table("t", sa.Column("a", sa.Integer()))\n'
                               '    op.alter_column("t", "a", type_=sa.BigInteger())\n'), path=PATH, files=FILES),
+        Example(revision_file('    op.alter_column("orders", "amount", type_=sa.Numeric(12, 2),'
+                              ' existing_type=sa.Numeric(10, 2))\n'), path=PATH, files=FILES,
+                note="more precision, same scale: no rewrite"),
+        Example(revision_file('    op.alter_column("reminders", "message", type_=sa.Text(), schema="events")\n',
+                              '    op.alter_column("reminders", "message", type_=sa.String(), schema="events")\n'),
+                path=PATH, files=FILES, note="varchar -> text, the old type known from downgrade()"),
+        Example(revision_file('    op.execute("ALTER TABLE shop.orders ALTER COLUMN amount SET DATA TYPE numeric(11,2)'
+                              ' USING amount::numeric(11,2)")\n',
+                              '    op.execute("ALTER TABLE shop.orders ALTER COLUMN amount TYPE numeric(8,2)")\n'),
+                path=PATH, files=FILES, note="raw SQL numeric widening, old type from downgrade()"),
     ]
     invalid = [
         Example(revision_file('    op.alter_column("orders", "amount", type_=sa.Numeric(12, 2),'
@@ -71,6 +112,15 @@ op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(1
                 note="narrowing"),
         Example(revision_file('    op.execute("ALTER TABLE orders ALTER COLUMN amount TYPE bigint")\n'),
                 path=PATH, files=FILES, lines=(10,)),
+        Example(revision_file('    op.alter_column("orders", "amount", type_=sa.Numeric(12, 3),'
+                              ' existing_type=sa.Numeric(10, 2))\n'), path=PATH, files=FILES, lines=(10,),
+                note="a new scale rewrites"),
+        Example(revision_file('    op.alter_column("users", "email", type_=sa.String(255))\n',
+                              '    op.alter_column("users", "email", type_=sa.String())\n'), path=PATH, files=FILES,
+                lines=(10,), note="unbounded varchar -> varchar(255) checks every row"),
+        Example(revision_file('    op.alter_column("rooms", "lat", type_=sa.Float, postgresql_using="lat::float")\n',
+                              '    op.alter_column("rooms", "lat", type_=sa.String)\n'), path=PATH, files=FILES,
+                lines=(10,)),
     ]
 
     def check(self, project) -> Iterable[Finding]:
@@ -78,7 +128,7 @@ op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(1
         for _env, rev, op in graph.pg_ops():
             if op.name == "alter_column" and "type_" in op.params and op.param("type_") is not None:
                 new, old = op.param("type_"), op.param("existing_type")
-                if rev.is_new_table(op.table) or is_widening(new, old):
+                if rev.is_new_table(op.table) or _keeps_table(rev, op):
                     continue
                 if isinstance(new, Call) and new.func.split(".")[0] in OTHER_DIALECT_MODULES:
                     continue  # mysql.DATETIME(...) and friends: not a PostgreSQL change
@@ -92,7 +142,7 @@ op.alter_column("users", "name", type_=sa.String(200), existing_type=sa.String(1
                 )
             elif op.name == "execute":
                 changed = [a for a in op.actions if a.kind == "alter_type" and not rev.is_new_table(a.table)
-                           and not _SAFE_SQL_TARGET.match(a.detail.strip())]
+                           and not _sql_keeps_table(rev, a)]
                 if not changed:
                     continue
                 columns = ", ".join(f"{a.table or '?'}.{a.name or '?'} to {a.detail.split(' USING')[0].lower()}"

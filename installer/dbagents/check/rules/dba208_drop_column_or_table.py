@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dbagents.check.facts._alembic_checks import FILES, PATH, column_call, column_name, revision_file
+from dbagents.check.facts._alembic_checks import (
+    FILES,
+    PATH,
+    column_call,
+    column_name,
+    columns_added_before,
+    revision_file,
+)
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -110,7 +117,8 @@ class DropColumnOrTable(ProjectRule):
     doc = """
 ## What it does
 Finds `op.drop_column()`, `op.drop_table()` (and `batch_op.drop_column()`, and `DROP TABLE` /
-`ALTER TABLE … DROP COLUMN` in `op.execute()`) in `upgrade()`. When a model in the checked project still
+`ALTER TABLE … DROP COLUMN` in `op.execute()`) in `upgrade()`. Tables and columns the same `upgrade()`
+created or added before dropping them (a temporary copy: add -> copy -> drop) are not reported. When a model in the checked project still
 maps the dropped table or column, the finding is an error.
 
 ## Why is this bad
@@ -134,6 +142,13 @@ column in a later release's migration.
                 note="dropping in downgrade() is its purpose"),
         Example(revision_file('    op.create_table("tmp", sa.Column("id", sa.Integer()))\n'
                               '    op.drop_table("tmp")\n'), path=PATH, files=FILES),
+        Example(revision_file('    op.add_column("users", sa.Column("name_tmp", sa.Text()))\n'
+                              '    op.execute("UPDATE users SET name_tmp = name")\n'
+                              '    op.drop_column("users", "name_tmp")\n'), path=PATH, files=FILES,
+                note="a column this upgrade() added itself"),
+        Example(revision_file('    op.execute("ALTER TABLE users ADD COLUMN scratch text")\n'
+                              '    with op.batch_alter_table("Users") as batch_op:\n'
+                              '        batch_op.drop_column("scratch")\n'), path=PATH, files=FILES),
     ]
     invalid = [
         Example(revision_file('    op.drop_column("users", "nickname")\n'), path=PATH, files=FILES, lines=(10,)),
@@ -144,6 +159,11 @@ column in a later release's migration.
                 note="error: User.nickname still maps it"),
         Example(revision_file('    op.execute("ALTER TABLE users DROP COLUMN IF EXISTS nickname")\n'),
                 path=PATH, files=FILES, lines=(10,)),
+        Example(revision_file('    op.add_column("orders", sa.Column("amount_new", sa.Numeric(12, 2)))\n'
+                              '    op.execute("UPDATE orders SET amount_new = amount")\n'
+                              '    op.drop_column("orders", "amount")\n'
+                              '    op.alter_column("orders", "amount_new", new_column_name="amount")\n'),
+                path=PATH, files=FILES, lines=(12,), note="add -> copy -> drop: the old column is still read"),
     ]
 
     def check(self, project) -> Iterable[Finding]:
@@ -163,6 +183,9 @@ column in a later release's migration.
                         targets.append((action.table, action.name, action.schema))
                     elif action.kind == "drop_table" and not rev.is_new_table(action.table):
                         targets.append((action.table, None, action.schema))
+            if targets and any(column for _t, column, _s in targets):
+                added = columns_added_before(rev, op)
+                targets = [(t, c, s) for t, c, s in targets if not (c and ((t or "").lower(), c.lower()) in added)]
             for table, column, schema in targets:
                 if not loaded:
                     models, loaded = _models(project), True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.facts._alembic_checks import FILES, PATH, columns_added_before, op_target, revision_file
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -20,7 +20,9 @@ class RenameColumnOrTable(ProjectRule):
     doc = """
 ## What it does
 Finds `op.alter_column(..., new_column_name=…)`, `op.rename_table()` (and `batch_op` forms, and
-`ALTER TABLE … RENAME` in `op.execute()`) on a table the same revision did not create.
+`ALTER TABLE … RENAME` in `op.execute()`) on a table the same revision did not create. Renaming a column
+the same `upgrade()` added before (add -> copy -> rename into place) is not reported: nothing running reads
+it yet (dropping the old column is DBA208's finding).
 
 ## Why is this bad
 The rename is instant, but the application version still running during the deploy keeps using the old
@@ -41,6 +43,14 @@ release. For a table, a view with the old name can bridge the gap.
                 files=FILES),
         Example(revision_file('    op.create_table("tmp_users", sa.Column("id", sa.Integer()))\n'
                               '    op.rename_table("tmp_users", "staging_users")\n'), path=PATH, files=FILES),
+        Example(revision_file('    op.add_column("orders", sa.Column("amount_new", sa.Numeric(12, 2)))\n'
+                              '    op.execute("UPDATE orders SET amount_new = amount")\n'
+                              '    op.drop_column("orders", "amount")\n'
+                              '    op.alter_column("orders", "amount_new", new_column_name="amount")\n'),
+                path=PATH, files=FILES, note="add -> copy -> rename a column added above"),
+        Example(revision_file('    op.execute("ALTER TABLE orders ADD COLUMN amount_new numeric(12,2)")\n'
+                              '    op.execute("ALTER TABLE orders RENAME COLUMN amount_new TO amount_v2")\n'),
+                path=PATH, files=FILES),
     ]
     invalid = [
         Example(revision_file('    op.alter_column("users", "name", new_column_name="full_name")\n'),
@@ -57,6 +67,8 @@ release. For a table, a view with the old name can bridge the gap.
                 continue
             if op.name == "alter_column" and isinstance(op.param("new_column_name"), str):
                 column = op.param("column_name")
+                if isinstance(column, str) and ((op.table or "").lower(), column.lower()) in columns_added_before(rev, op):
+                    continue  # add -> copy -> rename: nothing running reads the new column yet
                 yield self.finding(
                     rev.relpath, op.line, op.col,
                     f"renames column {op_target(op)}.{column if isinstance(column, str) else '?'} to "
@@ -72,7 +84,10 @@ release. For a table, a view with the old name can bridge the gap.
                     end_line=op.end_line,
                 )
             elif op.name == "execute":
+                added = columns_added_before(rev, op)
                 for action in op.actions:
+                    if action.kind == "rename_column" and ((action.table or ""), (action.name or "")) in added:
+                        continue
                     if action.kind in ("rename_column", "rename_table") and not rev.is_new_table(action.table):
                         what = (f"column {action.table or '?'}.{action.name or '?'}" if action.kind == "rename_column"
                                 else f"table {action.table or '?'!r}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
+from dbagents.check.facts._alembic_model import Ref, Revision
+from dbagents.check.facts._alembic_sql import split_statements
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -14,6 +17,36 @@ KINDS = {
     "pass": "has an empty downgrade()",
     "raise": "has a downgrade() that only raises",
 }
+# Operations that only move data: a downgrade has nothing schema-wise to undo.
+DATA_OPS = {"execute", "bulk_insert", "inline_literal"}
+_SCHEMA_SQL = re.compile(r"^(?:CREATE|ALTER|DROP|COMMENT|RENAME|GRANT|REVOKE)\b", re.I)
+_ENUM_ADD_VALUE = re.compile(r"^ALTER\s+TYPE\s+\S+\s+ADD\s+VALUE\b", re.I)
+
+
+def _changes_schema_sql(sql: str) -> bool:
+    """DDL in a raw SQL string; an enum `ADD VALUE` is not (downgrading leaves an unused label, harmlessly)."""
+    return any(_SCHEMA_SQL.match(stmt) and not _ENUM_ADD_VALUE.match(stmt) for stmt in split_statements(sql))
+
+
+def _unreadable_sql(op) -> bool:
+    """`op.execute(some_name)` whose SQL we cannot read (an imported DDL string): it may change the schema.
+    Statements built in Python (`table.insert()`, `sa.update(t)`, `text(…)` of a variable) are data."""
+    arg = op.param("sqltext")
+    return op.receiver == "op" and op.sql is None and not op.data_change and isinstance(arg, Ref)
+
+
+def changes_schema(rev: Revision) -> bool:
+    """Does upgrade() change the schema (op.* DDL, DDL in SQL we can read or SQL we cannot, schema helpers such as
+    sqlalchemy_searchable's sync_trigger)? Data-only revisions — UPDATE / INSERT / DELETE, bulk_insert, ORM
+    sessions, config rows — and enum ADD VALUE are not schema changes."""
+    if rev.ddl_calls:
+        return True
+    for op in rev.upgrade_ops():
+        if op.name not in DATA_OPS:
+            return True
+        if op.name == "execute" and (_unreadable_sql(op) or (op.sql is not None and _changes_schema_sql(op.sql))):
+            return True
+    return False
 
 
 class DowngradeMissing(ProjectRule):
@@ -21,13 +54,18 @@ class DowngradeMissing(ProjectRule):
     name = "downgrade-missing"
     groups = ("migrations",)
     severity = Severity.WARNING
-    summary = "A revision that changes something cannot be rolled back: downgrade() is missing, empty or raises."
+    summary = "A revision that changes the schema cannot be rolled back: downgrade() is missing, empty or raises."
     hint = "write the reverse operations in downgrade(), or add `# noqa: DBA212` where it is irreversible by design"
     doc = """
 ## What it does
-Reports revision scripts whose `upgrade()` does something but whose `downgrade()` is missing, is only
+Reports revision scripts whose `upgrade()` changes the schema (an `op.*` DDL operation, or `CREATE` /
+`ALTER` / `DROP` / `COMMENT` / `GRANT` in `op.execute()` SQL) but whose `downgrade()` is missing, is only
 `pass` / a docstring / `...`, or only raises (typically `NotImplementedError`). Empty revisions and merge
-points with nothing in either direction are fine.
+points are fine, and so are data-only revisions (`UPDATE` / `INSERT` / `DELETE`, `bulk_insert`, ORM sessions,
+configuration rows) and enum `ALTER TYPE … ADD VALUE`: with nothing to undo in the schema they step down
+fine (PostgreSQL cannot drop an enum label, and leaving an unused one is harmless). Schema changes outside
+`op.*` count too: `op.execute(NAME)` with SQL from elsewhere, sqlalchemy_searchable's `sync_trigger()`,
+`create_all()` and `Enum(…).create(bind)`.
 
 ## Why is this bad
 When a deploy goes wrong the fastest way back is `alembic downgrade -1`. A revision without a real downgrade
@@ -53,6 +91,15 @@ def downgrade():
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.Text()))\n',
                               '    op.drop_column("users", "plan")\n'), path=PATH, files=FILES),
         Example(revision_file('    pass\n', '    pass\n'), path=PATH, files=FILES, note="empty / merge revision"),
+        Example(revision_file("    op.execute(\"UPDATE users SET plan = 'free' WHERE plan IS NULL\")\n"
+                              '    op.bulk_insert(sa.table("plans", sa.column("name")), [{"name": "free"}])\n'),
+                path=PATH, files=FILES, note="data only"),
+        Example(revision_file("    bind = op.get_bind()\n"
+                              "    session = sa.orm.Session(bind=bind)\n"
+                              "    session.execute(sa.text(\"INSERT INTO settings (name) VALUES ('x')\"))\n"),
+                path=PATH, files=FILES, note="an ORM session writing config rows"),
+        Example(revision_file("    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'paused'\")\n"), path=PATH,
+                files=FILES, note="enum ADD VALUE"),
     ]
     invalid = [
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.Text()))\n', '    pass\n'),
@@ -63,12 +110,19 @@ def downgrade():
         Example('import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "a1"\ndown_revision = None\n\n\n'
                 'def upgrade():\n    op.add_column("users", sa.Column("plan", sa.Text()))\n',
                 path=PATH, files=FILES, lines=(8,)),
+        Example(revision_file("    op.execute(\"UPDATE users SET plan = 'free'\")\n"
+                              '    op.execute("CREATE INDEX ix_users_plan ON users (plan)")\n'),
+                path=PATH, files=FILES, lines=(14,), note="DDL in raw SQL"),
+        Example(revision_file("    conn = op.get_bind()\n"
+                              '    table = sa.Table("tag", sa.MetaData(), autoload_with=conn)\n'
+                              '    sync_trigger(conn, table, "search_vector", ["name"])\n'),
+                path=PATH, files=FILES, lines=(15,), note="a trigger made by sqlalchemy_searchable"),
     ]
 
     def check(self, project) -> Iterable[Finding]:
         graph = project.get("alembic")
         for _env, rev in graph.all_revisions():
-            if rev.downgrade_kind not in KINDS or rev.upgrade_empty:
+            if rev.downgrade_kind not in KINDS or rev.upgrade_empty or not changes_schema(rev):
                 continue
             line = rev.downgrade_line or rev.upgrade_line or rev.line
             yield self.finding(

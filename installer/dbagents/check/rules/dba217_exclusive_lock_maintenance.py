@@ -1,4 +1,4 @@
-"""DBA217: non-concurrent DROP INDEX / REINDEX, VACUUM FULL, CLUSTER, TRUNCATE … CASCADE, unordered ADD VALUE."""
+"""DBA217: non-concurrent DROP INDEX / REINDEX, VACUUM FULL, CLUSTER, TRUNCATE … CASCADE."""
 
 from __future__ import annotations
 
@@ -19,9 +19,34 @@ SQL_MESSAGES = {
     "cluster": ("CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock", "use pg_repack instead"),
     "truncate_cascade": ("TRUNCATE … CASCADE also empties every table that references this one",
                          "truncate the tables you mean explicitly, without CASCADE"),
-    "enum_add_value": ("ALTER TYPE … ADD VALUE without BEFORE/AFTER appends the value at the end of the enum order",
-                       "say where it goes with BEFORE 'x' / AFTER 'y' so ORDER BY and comparisons stay right"),
 }
+# Operations that take ACCESS EXCLUSIVE on their table (a drop_index next to them adds no lock of its own).
+EXCLUSIVE_OPS = {"add_column", "drop_column", "drop_table", "rename_table", "drop_constraint",
+                 "create_check_constraint", "create_unique_constraint", "create_primary_key",
+                 "create_exclude_constraint"}
+EXCLUSIVE_ALTER = ("type_", "nullable", "server_default", "new_column_name")
+EXCLUSIVE_SQL = {"add_column", "drop_column", "alter_type", "set_not_null", "alter_other", "add_check", "add_unique",
+                 "add_pk", "add_using_index", "drop_constraint", "rename_column", "rename_table", "drop_table",
+                 "vacuum_full", "cluster"}
+
+
+def _key(table, schema) -> tuple[str, str]:
+    return ((table or "").lower(), (schema or "").lower())
+
+
+def _exclusive_tables(rev) -> set[tuple[str, str]]:
+    """(table, schema) pairs upgrade() locks ACCESS EXCLUSIVE (or drops) in its transaction, apart from drop_index."""
+    out: set[tuple[str, str]] = set()
+    for op in rev.upgrade_ops():
+        if op.autocommit or not op.pg:
+            continue
+        if op.table and (op.name in EXCLUSIVE_OPS or
+                         (op.name == "alter_column" and any(k in op.params for k in EXCLUSIVE_ALTER))):
+            out.add(_key(op.table, op.schema))
+        for action in op.actions:
+            if action.kind in EXCLUSIVE_SQL and action.table:
+                out.add(_key(action.table, action.schema))
+    return out
 
 
 class ExclusiveLockMaintenance(ProjectRule):
@@ -29,20 +54,22 @@ class ExclusiveLockMaintenance(ProjectRule):
     name = "exclusive-lock-maintenance"
     groups = ("migrations",)
     severity = Severity.WARNING
-    summary = ("A migration drops an index without CONCURRENTLY, or runs REINDEX, VACUUM FULL, CLUSTER, "
-               "TRUNCATE CASCADE or an unordered enum ADD VALUE.")
+    summary = ("A migration drops an index without CONCURRENTLY, or runs REINDEX, VACUUM FULL, CLUSTER or "
+               "TRUNCATE CASCADE.")
     hint = "use op.drop_index(..., postgresql_concurrently=True) inside an autocommit block"
     doc = """
 ## What it does
 Finds `op.drop_index()` without `postgresql_concurrently=True` on a table the revision did not create, and
-in `op.execute()` SQL: `DROP INDEX` / `REINDEX` without `CONCURRENTLY`, `VACUUM FULL`, `CLUSTER`,
-`TRUNCATE … CASCADE`, and `ALTER TYPE … ADD VALUE` without `BEFORE`/`AFTER`.
+in `op.execute()` SQL: `DROP INDEX` / `REINDEX` without `CONCURRENTLY`, `VACUUM FULL`, `CLUSTER` and
+`TRUNCATE … CASCADE`. A `drop_index` is not reported when the same transaction already takes ACCESS
+EXCLUSIVE on that table another way (adds, drops or alters a column, adds or drops a constraint, renames or
+drops the table — the usual autogenerate "drop the index, then the column"): dropping the index concurrently
+would not spare the table that lock. Enum `ALTER TYPE … ADD VALUE` is not a lock problem and is not reported.
 
 ## Why is this bad
 These take an ACCESS EXCLUSIVE lock (or block writes) on a live table: `DROP INDEX` waits in the lock queue
 and blocks everything behind it, `REINDEX`, `VACUUM FULL` and `CLUSTER` hold the lock for a full rebuild.
-`TRUNCATE … CASCADE` silently empties every referencing table. An enum value appended without a position
-sorts after all others.
+`TRUNCATE … CASCADE` silently empties every referencing table.
 
 ## Example
 ```python
@@ -66,22 +93,36 @@ def upgrade():
         Example(revision_file('    op.create_table("t", sa.Column("a", sa.Integer()))\n'
                               '    op.create_index("ix_t_a", "t", ["a"])\n'
                               '    op.drop_index("ix_t_a", table_name="t")\n'), path=PATH, files=FILES),
+        Example(revision_file('    op.drop_index("ix_orders_legacy", table_name="orders")\n'
+                              '    op.drop_column("orders", "legacy")\n'), path=PATH, files=FILES,
+                note="the transaction takes ACCESS EXCLUSIVE on orders anyway"),
+        Example(revision_file('    op.drop_index("ix_audit_at", table_name="audit", schema="app")\n'
+                              '    op.drop_table("audit", schema="app")\n'), path=PATH, files=FILES),
+        Example(revision_file("    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'paused'\")\n"),
+                path=PATH, files=FILES, note="enum ADD VALUE is not a lock problem"),
     ]
     invalid = [
         Example(revision_file('    op.drop_index("ix_o", table_name="orders")\n'), path=PATH, files=FILES,
                 lines=(10,)),
         Example(revision_file('    op.execute("VACUUM FULL orders")\n'), path=PATH, files=FILES, lines=(10,)),
-        Example(revision_file("    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'paused'\")\n"),
-                path=PATH, files=FILES, lines=(10,)),
         Example(revision_file('    op.execute("TRUNCATE customers CASCADE")\n'), path=PATH, files=FILES,
                 lines=(10,)),
+        Example(revision_file('    op.drop_index("ix_orders_legacy", table_name="orders")\n'
+                              '    op.drop_column("customers", "legacy")\n'
+                              '    op.drop_column("orders", "legacy", schema="archive")\n'), path=PATH, files=FILES,
+                lines=(10,), note="the other locks are on other tables"),
     ]
 
     def check(self, project) -> Iterable[Finding]:
         graph = project.get("alembic")
+        exclusive: dict[str, set[tuple[str, str]]] = {}
         for _env, rev, op in graph.pg_ops():
             if op.name == "drop_index":
                 if op.kw_true("postgresql_concurrently") or rev.is_new_table(op.table):
+                    continue
+                if rev.relpath not in exclusive:
+                    exclusive[rev.relpath] = _exclusive_tables(rev)
+                if op.table and not op.autocommit and _key(op.table, op.schema) in exclusive[rev.relpath]:
                     continue
                 table = op.table or op.param("table_name")
                 where = f" on {table!r}" if isinstance(table, str) else ""
@@ -93,8 +134,6 @@ def upgrade():
             elif op.name == "execute":
                 for action in op.actions:
                     if action.kind not in SQL_MESSAGES or action.concurrently:
-                        continue
-                    if action.kind == "enum_add_value" and action.detail == "ordered":
                         continue
                     message, hint = SQL_MESSAGES[action.kind]
                     yield self.finding(rev.relpath, op.line, op.col, message, hint=hint, end_line=op.end_line)
