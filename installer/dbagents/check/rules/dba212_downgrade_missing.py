@@ -7,7 +7,7 @@ from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
 from dbagents.check.facts._alembic_model import Ref, Revision
-from dbagents.check.facts._alembic_sql import split_statements
+from dbagents.check.facts._alembic_sql import actions, split_statements
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -23,9 +23,26 @@ _SCHEMA_SQL = re.compile(r"^(?:CREATE|ALTER|DROP|COMMENT|RENAME|GRANT|REVOKE)\b"
 _ENUM_ADD_VALUE = re.compile(r"^ALTER\s+TYPE\s+\S+\s+ADD\s+VALUE\b", re.I)
 
 
+_TEMP_TABLE = re.compile(r"^CREATE\s+(?:GLOBAL\s+|LOCAL\s+)?TEMP(?:ORARY)?\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                         r'"?(?P<name>[\w$]+)"?', re.I)
+
+
 def _changes_schema_sql(sql: str) -> bool:
-    """DDL in a raw SQL string; an enum `ADD VALUE` is not (downgrading leaves an unused label, harmlessly)."""
-    return any(_SCHEMA_SQL.match(stmt) and not _ENUM_ADD_VALUE.match(stmt) for stmt in split_statements(sql))
+    """DDL in a raw SQL string. Not DDL for this purpose: an enum `ADD VALUE` (downgrading leaves an unused label,
+    harmlessly) and work on temporary tables (a scratch table, its index and its DROP inside a data fix)."""
+    temporary: set[str] = set()
+    for stmt in split_statements(sql):
+        temp = _TEMP_TABLE.match(stmt)
+        if temp:
+            temporary.add(temp.group("name").lower())
+            continue
+        if not _SCHEMA_SQL.match(stmt) or _ENUM_ADD_VALUE.match(stmt):
+            continue
+        touched = [a.table for a in actions(stmt)]
+        if touched and all(t in temporary for t in touched):
+            continue
+        return True
+    return False
 
 
 def _unreadable_sql(op) -> bool:
@@ -62,7 +79,7 @@ Reports revision scripts whose `upgrade()` changes the schema (an `op.*` DDL ope
 `ALTER` / `DROP` / `COMMENT` / `GRANT` in `op.execute()` SQL) but whose `downgrade()` is missing, is only
 `pass` / a docstring / `...`, or only raises (typically `NotImplementedError`). Empty revisions and merge
 points are fine, and so are data-only revisions (`UPDATE` / `INSERT` / `DELETE`, `bulk_insert`, ORM sessions,
-configuration rows) and enum `ALTER TYPE … ADD VALUE`: with nothing to undo in the schema they step down
+configuration rows, a scratch temporary table) and enum `ALTER TYPE … ADD VALUE`: with nothing to undo in the schema they step down
 fine (PostgreSQL cannot drop an enum label, and leaving an unused one is harmless). Schema changes outside
 `op.*` count too: `op.execute(NAME)` with SQL from elsewhere, sqlalchemy_searchable's `sync_trigger()`,
 `create_all()` and `Enum(…).create(bind)`.
@@ -100,6 +117,12 @@ def downgrade():
                 path=PATH, files=FILES, note="an ORM session writing config rows"),
         Example(revision_file("    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'paused'\")\n"), path=PATH,
                 files=FILES, note="enum ADD VALUE"),
+        Example(revision_file("    op.execute(\"\"\"\n"
+                              "        CREATE TEMPORARY TABLE merge_map AS SELECT id, merged_into_id FROM users;\n"
+                              "        CREATE INDEX ix_merge_map ON merge_map (merged_into_id);\n"
+                              "        UPDATE orders o SET user_id = m.merged_into_id FROM merge_map m WHERE m.id = o.user_id;\n"
+                              "        DROP TABLE merge_map;\n"
+                              "    \"\"\")\n"), path=PATH, files=FILES, note="a data fix through a temporary table"),
     ]
     invalid = [
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.Text()))\n', '    pass\n'),
