@@ -342,7 +342,7 @@ class Builder:
         cm = ColumnModel(c.attr, c.name, relpath, c.line, c.col, c.end_line, c.nullable, c.primary_key, [],
                          index=c.index, unique=c.unique, kind=c.kind, server_default=c.server_default,
                          default=c.default, identity=c.identity, computed=c.computed, autoincrement=c.autoincrement,
-                         owner=owner, table=table)
+                         owner=owner, table=table, use_existing=c.use_existing)
         fks = list(c.fks)
         type_ref, type_rel, source = c.type, relpath, "explicit" if c.type is not None else ""
         if c.ann is not None:
@@ -377,8 +377,7 @@ class Builder:
                     type_ref = TypeRef(DEFAULT_PY_TYPES[cm.python_type], False, line=c.line, col=c.col)
                     source, type_rel = "default", "sqlalchemy"
                 elif cm.python_type in DEFAULT_PY_TYPES and fks:
-                    type_ref = TypeRef(DEFAULT_PY_TYPES[cm.python_type], False, line=c.line, col=c.col)
-                    source, type_rel = "default", "sqlalchemy"
+                    cm.type_from_fk = True  # SQLAlchemy 2.x: the type comes from the referenced column
         if type_rel == "sqlalchemy":
             cm.type, cm.type_source, cm.sql_type = type_ref, source, type_ref.name
             if type_ref.name == "DateTime":
@@ -562,7 +561,23 @@ class Builder:
         for relpath, f in self.files.items():
             for cons in f.indexes:
                 self._add_module_index(relpath, cons)
+        self._types_from_foreign_keys()
         return idx
+
+    def _types_from_foreign_keys(self) -> None:
+        """`mapped_column(ForeignKey("t.id"))` without a type: the referenced column's type (2.0 and 2.1)."""
+        tables = self.index.tables
+        for _ in range(3):  # a key that references a key that references a key
+            for t in tables.values():
+                for c in t.columns.values():
+                    if not c.type_from_fk or c.sql_type is not None or len(c.foreign_keys) != 1:
+                        continue
+                    tname, _, cname = c.foreign_keys[0].rpartition(".")
+                    parent = tables.get(tname) or tables.get(tname.rsplit(".", 1)[-1])
+                    pcol = parent.column(cname) if parent is not None else None
+                    if pcol is not None and pcol.sql_type is not None:
+                        c.type, c.type_source, c.sql_type = pcol.type, "foreign_key", pcol.sql_type
+                        c.type_origin, c.type_via = pcol.type_origin, pcol.type_via  # timezone: judged there
 
     def _add_class(self, relpath: str, cls: ClassFacts, info: ClassInfo, mixin: bool) -> None:
         idx = self.index
@@ -591,7 +606,8 @@ class Builder:
             mc.relationships[r.attr] = RelationshipModel(
                 r.attr, r.target, r.lazy, r.back_populates, rrel, r.line, r.col, r.end_line, r.backref,
                 r.backref_line, r.backref_passive_deletes, r.viewonly, r.passive_deletes, r.secondary, r.uselist,
-                r.cascade, r.foreign_keys, r.primaryjoin, r.collection, cls.name)
+                r.cascade, r.foreign_keys, r.primaryjoin, r.collection, cls.name, r.fk_names, r.join_text,
+                r.hidden_kwargs, r.backref_cascade)
         if mc.name not in idx.classes or (mc.concrete and not idx.classes[mc.name].concrete):
             idx.classes[mc.name] = mc
         idx.all_classes.append(mc)
@@ -643,6 +659,7 @@ class Builder:
         t = self.table(tf.name, relpath, tf.line, tf.col, tf.end_line)
         if existing is None:
             t.core, t.reflected, t.schema, t.var = True, tf.reflected, tf.schema, tf.var
+            t.dialect = tf.dialect
         self._fill_core(t, relpath, tf)
 
     def _add_module_index(self, relpath: str, cons: ConstraintFacts) -> None:

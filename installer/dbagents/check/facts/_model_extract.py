@@ -10,6 +10,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbagents.check.facts._model_dialect import foreign_dialect
+from dbagents.check.facts._model_relations import expanded_keywords, join_text, key_names, literal_dicts
 from dbagents.check.names import dotted as _dotted
 from dbagents.check.walk import of_type, walk
 
@@ -203,6 +205,7 @@ class ColumnFacts:
     autoincrement: Any = None
     explicit_name: bool = False
     declared_attr: bool = False
+    use_existing: bool = False  # use_existing_column=True: the column another class of the table declares
 
 
 @dataclass
@@ -226,6 +229,10 @@ class RelFacts:
     primaryjoin: bool = False
     collection: bool | None = None
     annotated: bool = False
+    backref_cascade: Any = None  # cascade= inside backref(...); None = SQLAlchemy's default (no delete)
+    fk_names: tuple = ()  # names given to foreign_keys= ("user_id", "Child.parent_id")
+    join_text: str = ""  # primaryjoin= as written
+    hidden_kwargs: bool = False  # a **kwargs we cannot read may set back_populates/passive_deletes/...
 
 
 @dataclass
@@ -265,6 +272,7 @@ class TableFacts:
     constraints: list[ConstraintFacts] = field(default_factory=list)
     reflected: bool = False
     schema: str | None = None
+    dialect: str | None = None  # built for another database (a ClickHouse MetaData): its dialect
 
 
 @dataclass
@@ -320,6 +328,7 @@ class MetaDataCall:
     func: str  # MetaData | declarative_base | registry | SQLAlchemy
     top: bool = True  # at module/class level, not inside a function
     flask: bool = False  # the file imports flask_sqlalchemy
+    dialect: str | None = None  # built for another database (the file imports only that dialect)
 
 
 @dataclass
@@ -343,6 +352,7 @@ class ModelFileFacts:
     sets_naming: bool = False
     legacy: list[LegacyUse] = field(default_factory=list)
     migration: bool = False
+    dialect: str | None = None  # the file's tables/MetaData target this non-PostgreSQL dialect
 
 
 # ---------------------------------------------------------------- calls
@@ -437,6 +447,8 @@ def _apply_column_kwargs(call: ast.Call, col: ColumnFacts) -> None:
             col.default = col.default or v is not None
         elif k.arg == "autoincrement":
             col.autoincrement = v
+        elif k.arg == "use_existing_column":
+            col.use_existing = _truthy(v)
 
 
 def _parse_field(call: ast.Call, col: ColumnFacts) -> ColumnFacts:
@@ -472,7 +484,8 @@ class _FakeStmt:
         self.lineno, self.col_offset, self.end_lineno = col.line, col.col - 1, col.end_line
 
 
-def parse_relationship(call: ast.Call, attr: str, stmt, ann: AnnInfo | None) -> RelFacts:
+def parse_relationship(call: ast.Call, attr: str, stmt, ann: AnnInfo | None,
+                       dicts: dict[str, ast.Dict] | None = None) -> RelFacts:
     target = None
     if call.args:
         t = call.args[0]
@@ -492,7 +505,8 @@ def parse_relationship(call: ast.Call, attr: str, stmt, ann: AnnInfo | None) -> 
                    annotated=ann is not None and ann.mapped)
     if ann is not None and ann.mapped:
         rel.collection = ann.collection
-    for k in call.keywords:
+    keywords, rel.hidden_kwargs = expanded_keywords(call, dicts)
+    for k in keywords:
         v = literal(k.value)
         if k.arg == "lazy":
             rel.lazy = v if isinstance(v, str) else (str(v) if v in (True, False, None) else None)
@@ -505,6 +519,7 @@ def parse_relationship(call: ast.Call, attr: str, stmt, ann: AnnInfo | None) -> 
             elif isinstance(k.value, ast.Call) and k.value.args:
                 rel.backref = literal(k.value.args[0]) if isinstance(literal(k.value.args[0]), str) else "?"
                 rel.backref_passive_deletes = _truthy(_kwlit(k.value, "passive_deletes"))
+                rel.backref_cascade = _kwlit(k.value, "cascade")
         elif k.arg == "viewonly":
             rel.viewonly = _truthy(v)
         elif k.arg == "passive_deletes":
@@ -517,8 +532,11 @@ def parse_relationship(call: ast.Call, attr: str, stmt, ann: AnnInfo | None) -> 
             rel.cascade = v
         elif k.arg == "foreign_keys":
             rel.foreign_keys = True
+            rel.fk_names = key_names(k.value)
         elif k.arg in ("primaryjoin", "secondaryjoin"):
             rel.primaryjoin = True
+            if k.arg == "primaryjoin":
+                rel.join_text = join_text(k.value)
         elif k.arg == "sa_relationship_kwargs" and isinstance(k.value, ast.Dict):
             for key, value in zip(k.value.keys, k.value.values):
                 if literal(key) == "passive_deletes":
@@ -665,7 +683,8 @@ def _decorators(node: ast.ClassDef | ast.FunctionDef) -> list[str]:
     return out
 
 
-def _class_member(cls: ClassFacts, stmt: ast.stmt, target: str, ann_node, value) -> None:
+def _class_member(cls: ClassFacts, stmt: ast.stmt, target: str, ann_node, value,
+                  dicts: dict[str, ast.Dict] | None = None) -> None:
     ann = parse_annotation(ann_node) if ann_node is not None else None
     if target == "__tablename__":
         v = literal(value)
@@ -722,7 +741,7 @@ def _class_member(cls: ClassFacts, stmt: ast.stmt, target: str, ann_node, value)
     call = _unwrap(value)
     fname = last(func_name(call)) if call is not None else ""
     if fname in RELATIONSHIP_FUNCS:
-        cls.relationships.append(parse_relationship(call, target, stmt, ann))
+        cls.relationships.append(parse_relationship(call, target, stmt, ann, dicts))
     elif fname in COLUMN_FUNCS:
         cls.columns.append(parse_column_call(call, target, stmt, ann))
     elif value is None and ann is not None:
@@ -737,7 +756,7 @@ def _class_member(cls: ClassFacts, stmt: ast.stmt, target: str, ann_node, value)
         cls.columns.append(c)
 
 
-def _declared_attr(cls: ClassFacts, fn: ast.FunctionDef) -> None:
+def _declared_attr(cls: ClassFacts, fn: ast.FunctionDef, dicts: dict[str, ast.Dict] | None = None) -> None:
     decos = _decorators(fn)
     if not any(last(d) in ("declared_attr", "directive", "classproperty") or d.endswith("declared_attr.directive")
                or d.endswith("declared_attr.cascading") for d in decos):
@@ -769,14 +788,14 @@ def _declared_attr(cls: ClassFacts, fn: ast.FunctionDef) -> None:
     call = _unwrap(ret)
     fname = last(func_name(call)) if call is not None else ""
     if fname in RELATIONSHIP_FUNCS:
-        cls.relationships.append(parse_relationship(call, fn.name, fn, ann))
+        cls.relationships.append(parse_relationship(call, fn.name, fn, ann, dicts))
     elif fname in COLUMN_FUNCS:
         col = parse_column_call(call, fn.name, fn, ann)
         col.declared_attr = True
         cls.columns.append(col)
 
 
-def parse_class(node: ast.ClassDef) -> ClassFacts:
+def parse_class(node: ast.ClassDef, module_dicts: dict[str, ast.Dict] | None = None) -> ClassFacts:
     bases = []
     for b in node.bases:
         name = dotted(b) or (dotted(b.value) if isinstance(b, ast.Subscript) else None)
@@ -788,17 +807,18 @@ def parse_class(node: ast.ClassDef) -> ClassFacts:
             keywords["metaclass"] = dotted(k.value)
     cls = ClassFacts(node.name, node.lineno, node.col_offset + 1, node.end_lineno or node.lineno, bases, keywords,
                      _decorators(node))
+    dicts = {**(module_dicts or {}), **literal_dicts(node.body)}
     for stmt in node.body:
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            _class_member(cls, stmt, stmt.target.id, stmt.annotation, stmt.value)
+            _class_member(cls, stmt, stmt.target.id, stmt.annotation, stmt.value, dicts)
         elif isinstance(stmt, ast.Assign):
             for t in stmt.targets:
                 if isinstance(t, ast.Name):
-                    _class_member(cls, stmt, t.id, None, stmt.value)
+                    _class_member(cls, stmt, t.id, None, stmt.value, dicts)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if stmt.name == "load_dialect_impl":
                 cls.dialect_impl = True
-            _declared_attr(cls, stmt)
+            _declared_attr(cls, stmt, dicts)
     if cls.impl is not None or any(last(b) == "TypeDecorator" for b in bases):
         cls.tz_hint = any(isinstance(n, ast.keyword) and n.arg == "timezone" and literal(n.value) is True
                           for n in walk(node))
@@ -940,13 +960,14 @@ def extract_models(tree: ast.Module, relpath: str, scan: bool = True) -> ModelFi
     facts = ModelFileFacts(mod, is_package)
     facts.migration = _is_migration(tree)
     assigned: dict[int, str] = {}
+    module_dicts = literal_dicts(tree.body)
 
     def visit(body, nested: bool) -> None:
         for stmt in body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 _imports(facts, stmt)
             elif isinstance(stmt, ast.ClassDef):
-                cls = parse_class(stmt)
+                cls = parse_class(stmt, module_dicts)
                 cls.nested = nested
                 facts.classes.append(cls)
             elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -978,4 +999,11 @@ def extract_models(tree: ast.Module, relpath: str, scan: bool = True) -> ModelFi
         facts.classes = []
     if scan:
         _scan_calls(facts, tree, assigned)
+    facts.dialect = foreign_dialect(facts.imports)
+    if facts.dialect:
+        for t in facts.tables:
+            t.dialect = facts.dialect
+        for m in facts.metadata_calls:
+            if m.func == "MetaData":
+                m.dialect = facts.dialect
     return facts

@@ -45,6 +45,8 @@ class ColumnModel:
     autoincrement: Any = None
     owner: str = ""  # class or table var that declares it
     table: str | None = None
+    use_existing: bool = False  # use_existing_column=True
+    type_from_fk: bool = False  # no type given: SQLAlchemy takes the referenced column's type
 
     @property
     def location(self) -> tuple[str, int]:
@@ -73,6 +75,10 @@ class RelationshipModel:
     primaryjoin: bool = False
     collection: bool | None = None
     owner: str = ""
+    fk_names: tuple = ()  # names given to foreign_keys=
+    join_text: str = ""  # primaryjoin= as written
+    hidden_kwargs: bool = False  # a **kwargs the checker cannot read
+    backref_cascade: Any = None  # cascade= of backref(...); None = the default (no delete)
 
 
 @dataclass
@@ -123,6 +129,7 @@ class TableModel:
     end_line: int = 0
     schema: str | None = None
     var: str | None = None
+    dialect: str | None = None  # built for another database (e.g. a ClickHouse MetaData)
 
     def covered(self, cols: tuple[str, ...] | list[str]) -> bool:
         """True when `cols` lead some index, unique constraint or the primary key (in any order)."""

@@ -51,6 +51,12 @@ Finds SQLAlchemy 1.x APIs, with a severity per finding:
 
 Only files that import SQLAlchemy, SQLModel, Flask-SQLAlchemy or Alembic are checked. DB-API cursors
 (`cursor.execute("…")`) and Alembic's `op.execute("…")` accept plain strings and are not reported.
+A string `execute` is reported only when the receiver is a SQLAlchemy engine, connection or session — by its
+parameter annotation or assignment (`conn: Connection` imported from SQLAlchemy, `op.get_bind()`,
+`engine.connect()`), looked up through enclosing functions — or, when nothing says what it is, when its name
+reads like one (`conn`, `session`, `db`) and the file imports SQLAlchemy for more than its exceptions. A
+project's own wrapper (`db: Connection` imported from the project, an instance of a class of the file) is not
+SQLAlchemy and is left alone.
 
 ## Why is this bad
 Removed APIs raise on SQLAlchemy 2.x (`ObjectNotExecutableError`, `AttributeError`, `ArgumentError`), usually
@@ -83,6 +89,16 @@ stmt = select(User.id, User.name)
         Example("d = {}\nvalue = d.get('x')\nrows = api.query('x')\n", note="no SQLAlchemy import"),
         Example("import asyncpg\nimport sqlalchemy\n\nasync def f(url):\n    connection = await asyncpg.connect(url)\n"
                 "    await connection.execute('CREATE DATABASE x')\n", note="an asyncpg connection takes strings"),
+        Example("from sqlalchemy.exc import OperationalError\n\nfrom app.db import Connection\n\n\n"
+                "async def m001_initial(db: Connection):\n    await db.execute('CREATE TABLE t (id INT)')\n\n"
+                "    async def add(key: str):\n        await db.execute(f'INSERT INTO t VALUES ({key})')\n",
+                note="the project's own Connection wraps text() itself (annotation resolved through the import)"),
+        Example("import sqlalchemy as sa\n\n\nclass Database:\n    def execute(self, query: str):\n"
+                "        with self.engine.begin() as conn:\n            return conn.execute(sa.text(query))\n\n\n"
+                "db = Database()\n\n\ndef setup():\n    db.execute('CREATE TABLE t (id INT)')\n",
+                note="an instance of a class defined in the same file"),
+        Example("from sqlalchemy.exc import IntegrityError\n\n\ndef run(conn):\n    conn.execute('VACUUM')\n",
+                note="an unknown receiver in a file that imports only SQLAlchemy's exceptions"),
     ]
     invalid = [
         Example("from sqlalchemy.orm import Session\n\nusers = session.query(User).all()\n", lines=(3,)),
@@ -91,6 +107,9 @@ stmt = select(User.id, User.name)
         Example("import sqlalchemy as sa\n\nwith engine.connect() as conn:\n    conn.execute('SELECT 1')\n",
                 lines=(4,)),
         Example("import sqlalchemy as sa\n\nengine.execute(sa.text('SELECT 1'))\n", lines=(3,)),
+        Example("from sqlalchemy.exc import OperationalError\nfrom sqlalchemy.engine import Connection\n\n\n"
+                "def migrate(db: Connection):\n    def step():\n        db.execute('UPDATE t SET x = 1')\n"
+                "    step()\n", lines=(7,), note="a SQLAlchemy Connection by annotation, used in a nested function"),
         Example("from sqlalchemy import select\n\nstmt = select([User.id])\n", lines=(3,)),
         Example("from sqlalchemy import MetaData\n\nmetadata = MetaData(bind=engine)\n", lines=(3,)),
         Example("from sqlalchemy.ext.declarative import declarative_base\n", lines=(1,)),
@@ -103,12 +122,17 @@ stmt = select(User.id, User.name)
         facts = ctx.facts.get(SQL)
         string_exec_lines = set()
         scopes = _non_sqlalchemy_scopes(ctx.tree) if facts is not None and facts.string_executes else []
+        resolver = ReceiverKinds(ctx.tree) if facts is not None and facts.string_executes else None
         if facts is not None:
             for ex in facts.string_executes:
                 recv = ex.receiver
                 if not recv or recv == "op" or "cursor" in recv.lower() or recv.lower() in ("cur", "c", "self"):
                     continue
-                if not CONNECTIONISH.search(recv.replace("()", "")) or recv in _innermost(scopes, ex.line):
+                kind = resolver.kind(recv.replace("()", "").split(".")[0], ex.line) if "." not in recv else "unknown"
+                if kind == "other" or (kind == "unknown" and not (
+                        CONNECTIONISH.search(recv.replace("()", "")) and resolver.sqlalchemy_evidence)):
+                    continue
+                if kind == "unknown" and recv in _innermost(scopes, ex.line):
                     continue
                 string_exec_lines.add(ex.line)
                 yield self._f(ctx, ex.line, ex.col, Severity.ERROR,
@@ -225,3 +249,117 @@ def _non_sqlalchemy_names(tree: ast.AST) -> set[str]:
         for name, value in pairs:
             kinds.setdefault(name, set()).add(_bound_kind(value))
     return {name for name, found in kinds.items() if found == {"driver"}}
+
+
+SA_MODULES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic")
+SA_BINDERS = {"connect", "begin", "connection", "get_bind", "Session", "AsyncSession", "sessionmaker",
+              "scoped_session", "async_sessionmaker", "create_engine", "create_async_engine", "engine_from_config"}
+NEUTRAL_NAMES = {"Optional", "Union", "None", "Any", "typing", "Annotated"}
+
+
+def _is_sa_module(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in SA_MODULES)
+
+
+class ReceiverKinds:
+    """What the bare name before `.execute("…")` holds at a line: 'sa' (a SQLAlchemy engine, connection or
+    session), 'other' (the project's own wrapper, a driver connection) or 'unknown', from parameter
+    annotations, assignments and `with ... as` in the enclosing functions, then the module."""
+
+    def __init__(self, tree: ast.Module):
+        self.imports: dict[str, str] = {}
+        self.sqlalchemy_evidence = False
+        for node in of_type(tree, ast.Import, ast.ImportFrom):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    self.imports[a.asname or a.name.split(".")[0]] = a.name
+                    self._evidence(a.name)
+            elif isinstance(node, ast.ImportFrom):
+                module = "." * (node.level or 0) + (node.module or "")
+                for a in node.names:
+                    self.imports[a.asname or a.name] = f"{module}.{a.name}"
+                    self._evidence(module)
+        self.classes = {n.name for n in of_type(tree, ast.ClassDef) if isinstance(n, ast.ClassDef)}
+        self.functions = [n for n in of_type(tree, ast.FunctionDef, ast.AsyncFunctionDef)
+                          if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        self.tree = tree
+
+    def _evidence(self, module: str) -> None:
+        """Importing SQLAlchemy for more than its exception classes counts as evidence for unknown receivers."""
+        if _is_sa_module(module) and not (module == "sqlalchemy.exc" or module.startswith("sqlalchemy.exc.")):
+            self.sqlalchemy_evidence = True
+
+    def kind(self, name: str, line: int) -> str:
+        enclosing = sorted((f for f in self.functions if f.lineno <= line <= (f.end_lineno or f.lineno)),
+                           key=lambda f: -f.lineno)
+        for scope in [*enclosing, self.tree]:
+            found = self._bindings(scope, name)
+            if found:
+                if "sa" in found:
+                    return "sa"
+                return "other" if found == {"other"} else "unknown"
+        return "unknown"
+
+    def _bindings(self, scope: ast.AST, name: str) -> set[str]:
+        kinds: set[str] = set()
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = scope.args
+            for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs]:
+                if arg.arg == name:
+                    kinds.add(self._annotation(arg.annotation) if arg.annotation is not None else "unknown")
+        for node in of_type(scope, ast.Assign, ast.AnnAssign, ast.With, ast.AsyncWith):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                kinds.add(self._value(node.value))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+                kinds.add(self._annotation(node.annotation))
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == name:
+                        kinds.add(self._value(item.context_expr))
+        return kinds
+
+    def _value(self, value: ast.AST) -> str:
+        if _bound_kind(value) == "driver":
+            return "other"
+        while isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.Call):
+            func = dotted(value.func) or ""
+            if func.rsplit(".", 1)[-1] in SA_BINDERS:
+                return "sa"
+            return self._class_kind(func)
+        return "unknown"
+
+    def _class_kind(self, dotted_name: str) -> str:
+        root = dotted_name.split(".")[0]
+        if not root or root in NEUTRAL_NAMES:
+            return "unknown"
+        if root in self.imports:
+            return "sa" if _is_sa_module(self.imports[root]) else (
+                "other" if dotted_name.split(".")[-1][:1].isupper() else "unknown")
+        if root in self.classes:
+            return "other"
+        return "unknown"
+
+    def _annotation(self, node: ast.AST) -> str:
+        names: list[str] = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                try:
+                    stack.append(ast.parse(n.value, mode="eval").body)
+                except SyntaxError:
+                    pass
+            elif isinstance(n, (ast.Name, ast.Attribute)):
+                names.append(dotted(n) or "")
+            elif isinstance(n, ast.Subscript):
+                stack.extend([n.value, n.slice])
+            elif isinstance(n, ast.BinOp):
+                stack.extend([n.left, n.right])
+            elif isinstance(n, ast.Tuple):
+                stack.extend(n.elts)
+        kinds = {self._class_kind(x) for x in names}
+        if "sa" in kinds:
+            return "sa"
+        return "other" if "other" in kinds else "unknown"

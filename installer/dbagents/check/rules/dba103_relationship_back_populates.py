@@ -72,6 +72,28 @@ class Order(Base):
             "class Tag(Base):\n    __tablename__ = 'tags'\n    id: Mapped[int] = mapped_column(primary_key=True)\n",
             note="viewonly and one-way relationships are fine",
         ),
+        Example(
+            HEAD + "OWNED = {'back_populates': 'customer', 'cascade': 'all, delete-orphan'}\n"
+            "class Customer(Base):\n    __tablename__ = 'customers'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    rel_args = {'back_populates': 'customer'}\n"
+            "    orders: Mapped[list['Order']] = relationship(**OWNED)\n"
+            "    notes: Mapped[list['Note']] = relationship('Note', **rel_args)\n"
+            "    visits: Mapped[list['Visit']] = relationship(**make_args())\n"
+            "class Order(Base):\n    __tablename__ = 'orders'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    customer_id: Mapped[int] = mapped_column(ForeignKey('customers.id'), index=True)\n"
+            "    customer: Mapped['Customer'] = relationship(back_populates='orders')\n"
+            "class Note(Base):\n    __tablename__ = 'notes'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    customer_id: Mapped[int] = mapped_column(ForeignKey('customers.id'), index=True)\n"
+            "    customer: Mapped['Customer'] = relationship(back_populates='notes')\n"
+            "class Visit(Base):\n    __tablename__ = 'visits'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    customer_id: Mapped[int] = mapped_column(ForeignKey('customers.id'), index=True)\n"
+            "    customer: Mapped['Customer'] = relationship(back_populates='visits')\n",
+            note="back_populates passed as **a module- or class-level literal dict, or a **call it cannot read",
+        ),
     ]
     invalid = [
         Example(
@@ -95,19 +117,32 @@ class Order(Base):
             lines=(7, 12),
             note="Customer.orders names a missing attribute; Order.customer's partner does not name it back",
         ),
+        Example(
+            HEAD + "class Order(Base):\n    __tablename__ = 'orders'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    customer_id: Mapped[int] = mapped_column(ForeignKey('customers.id'), index=True)\n"
+            "    customer: Mapped['Customer'] = relationship('Customer')\n"
+            "class Customer(Base):\n    __tablename__ = 'customers'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    owned = {'back_populates': 'customer', 'cascade': 'all, delete-orphan'}\n"
+            "    orders: Mapped[list['Order']] = relationship('Order', **owned)\n",
+            lines=(8,),
+            note="back_populates read from a class-level dict: the other side (declared first) does not name it back",
+        ),
     ]
 
     def check(self, project) -> Iterable[Finding]:
         index = project.get("models")
         seen = set()
+        reported = set()  # places already reported as lacking back_populates
         for cls in index.all_classes:
             if not cls.concrete:
                 continue
             mine = _related(index, cls)
             for rel in cls.relationships.values():
                 key = (rel.relpath, rel.line)
-                if key in seen or rel.viewonly or rel.backref or rel.target is None:
-                    continue
+                if key in seen or rel.viewonly or rel.backref or rel.target is None or rel.hidden_kwargs:
+                    continue  # hidden_kwargs: a **dict the checker cannot read may name back_populates
                 target = index.classes.get(rel.target)
                 if target is None or not target.concrete:
                     continue
@@ -131,10 +166,11 @@ class Order(Base):
                             f"back_populates='{other.back_populates}' instead of '{rel.attr}'",
                             end_line=rel.end_line,
                         )
-                    elif other.back_populates is None and not other.viewonly and not other.backref:
+                    elif (other.back_populates is None and not other.viewonly and not other.backref
+                          and not other.hidden_kwargs):
                         okey = (other.relpath, other.line)
-                        if okey not in seen:
-                            seen.add(okey)
+                        if okey not in reported:
+                            reported.add(okey)
                             yield self.finding(
                                 other.relpath, other.line, other.col,
                                 f"{target.name}.{other.attr} lacks back_populates='{rel.attr}' although "
@@ -147,7 +183,7 @@ class Order(Base):
                 if len(reverse) != 1 or (target is cls and len(cls.relationships) > 2):
                     continue
                 other = reverse[0]
-                if other.back_populates or other.backref:
+                if other.back_populates or other.backref or other.hidden_kwargs:
                     continue
                 if rel.primaryjoin != other.primaryjoin or rel.secondary != other.secondary:
                     continue

@@ -86,8 +86,8 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
         index = project.get("models")
         at_origin: dict[tuple[str, int], list] = {}
         for t, c in index.unique_columns():
-            if c.timezone is not False:
-                continue
+            if c.timezone is not False or t.dialect:
+                continue  # t.dialect: a table built for another database (a ClickHouse MetaData)
             if c.type_origin is not None and c.type_source in ("explicit", "annotated"):
                 at_origin.setdefault(c.type_origin, []).append((t, c))
                 continue

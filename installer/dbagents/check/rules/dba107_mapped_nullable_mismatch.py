@@ -7,6 +7,20 @@ from typing import Iterable
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
+# annotations that say nothing about NULL: Mapped[Any], Mapped[None] (a subclass re-declaring a parent's column)
+OPEN_TYPES = {"Any", "None", "object"}
+
+
+def _single_table_columns(index) -> set[tuple[str, int]]:
+    """Columns (relpath, line) that only single-table-inheritance subclasses carry."""
+    owners: dict[tuple[str, int], list] = {}
+    for cls in index.all_classes:
+        if cls.concrete:
+            for c in cls.columns.values():
+                owners.setdefault((c.relpath, c.line), []).append(cls)
+    return {key for key, classes in owners.items() if all(k.single_table for k in classes)}
+
+
 HEAD = "from typing import Optional\nfrom sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\n"
 
 
@@ -52,6 +66,26 @@ email: Mapped[str] = mapped_column()
             "    created: Mapped[Optional[datetime]] = mapped_column(server_default=func.now(), nullable=False)\n"
             "    legacy = Column(String, nullable=True)\n",
         ),
+        Example(
+            HEAD + "from typing import Any\nclass Price(Base):\n    __tablename__ = 'prices'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    kind: Mapped[Any] = mapped_column(String, nullable=True)\n"
+            "class NewPrice(Price):\n"
+            "    kind: Mapped[None] = mapped_column(use_existing_column=True, nullable=True)\n"
+            "class OldPrice(Price):\n"
+            "    kind: Mapped[str] = mapped_column(use_existing_column=True, nullable=True)\n",
+            note="Mapped[Any] / Mapped[None] say nothing about NULL; use_existing_column re-declares a column",
+        ),
+        Example(
+            HEAD + "class Employee(Base):\n    __tablename__ = 'employees'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    kind: Mapped[str]\n"
+            "    __mapper_args__ = {'polymorphic_on': 'kind'}\n"
+            "class Engineer(Employee):\n"
+            "    language: Mapped[str] = mapped_column(nullable=True)\n"
+            "    __mapper_args__ = {'polymorphic_identity': 'engineer'}\n",
+            note="single-table inheritance: a subclass column is NULL in the other subclasses' rows",
+        ),
     ]
     invalid = [
         Example(
@@ -77,11 +111,17 @@ email: Mapped[str] = mapped_column()
     def check(self, project) -> Iterable[Finding]:
         index = project.get("models")
         seen = set()
+        sti_only = _single_table_columns(index)
         for cls in index.all_classes:
             for c in cls.columns.values():
                 key = (c.relpath, c.line)
                 if key in seen or not c.mapped or c.nullable is None or c.optional is None:
                     continue
+                if c.python_type in OPEN_TYPES or c.use_existing:
+                    seen.add(key)  # Mapped[Any]/Mapped[None]: no claim; use_existing_column: declared elsewhere
+                    continue
+                if key in sti_only:
+                    continue  # a single-table-inheritance subclass column must be NULL for its siblings' rows
                 seen.add(key)
                 if c.optional and c.nullable is False:
                     if c.server_default or c.default or c.identity or c.computed or c.primary_key:

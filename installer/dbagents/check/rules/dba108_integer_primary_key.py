@@ -59,6 +59,14 @@ Small, fixed lookup tables may keep `SmallInteger`/`Integer` keys (silence with 
             "    Column('b_id', Integer, ForeignKey('b.id'), primary_key=True))\n",
             note="composite association keys are reported through their parents, not here",
         ),
+        Example(
+            HEAD + "class Order(Base):\n    __tablename__ = 'orders'\n"
+            "    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)\n"
+            "class Line(Base):\n    __tablename__ = 'lines'\n"
+            "    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)\n"
+            "    order_id: Mapped[int] = mapped_column(ForeignKey('orders.id'), index=True)\n",
+            note="no type given: SQLAlchemy 2.x gives the key column the referenced column's type (BIGINT)",
+        ),
     ]
     invalid = [
         Example(

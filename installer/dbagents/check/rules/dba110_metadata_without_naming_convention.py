@@ -84,7 +84,7 @@ SQL such as `VALIDATE CONSTRAINT ck_users_age` names the constraint that exists.
             return
         migrations = {rel for rel, f in project.module_facts("models") if f.migration}
         for relpath, call in index.metadata_calls:
-            if call.naming or not call.top or relpath in migrations:
+            if call.naming or not call.top or relpath in migrations or call.dialect:
                 continue
             if call.func == "SQLAlchemy" and not call.flask:
                 continue

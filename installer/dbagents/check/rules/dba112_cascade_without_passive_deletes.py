@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from dbagents.check.facts._model_relations import direction
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -39,8 +40,19 @@ class CascadeWithoutPassiveDeletes(ProjectRule):
 ## What it does
 Finds one-to-many (and one-to-one) relationships from a parent class to a child class whose foreign key to
 the parent is declared `ondelete="CASCADE"`, when the relationship (or the `backref(...)` that creates it)
-does not set `passive_deletes=True`. `viewonly`, many-to-many (`secondary=`) and self-referential
-relationships are left alone.
+does not set `passive_deletes=True`, and says what really happens on `session.delete(parent)`:
+
+- with a delete cascade (`cascade="all, ..."`/`"delete"`): the ORM loads the children first to delete them
+  one by one (the database would do it in one step);
+- without one (the default `save-update, merge`, and every plain `backref=`): the ORM loads the children and
+  sets their foreign key to NULL — the delete fails on a NOT NULL key, or leaves orphans — so the
+  database's ON DELETE CASCADE never runs.
+
+Left alone: `viewonly`, many-to-many (`secondary=`), self-referential relationships, many-to-one
+relationships (the key sits on the class's own side: `foreign_keys=[own_column]`, a `primaryjoin` from our
+column to the target's primary key), relationships with a `**kwargs` the checker cannot read, and eager-loaded
+collections (`lazy="joined"/"selectin"/"subquery"/"immediate"`) that have the delete cascade: they are loaded
+with the parent anyway, so `passive_deletes=True` changes nothing.
 
 ## Why is this bad
 Without `passive_deletes=True`, `session.delete(parent)` first loads every child row into the session
@@ -73,6 +85,22 @@ class Child(Base):
             " cascade='all, delete-orphan', passive_deletes=True)\n"
             + CHILD + "    parent: Mapped['Parent'] = relationship(back_populates='children')\n",
         ),
+        Example(
+            HEAD + "class Parent(Base):\n    __tablename__ = 'parents'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    children: Mapped[list['Child']] = relationship(cascade='all, delete-orphan', lazy='selectin')\n"
+            + CHILD,
+            note="eager-loaded with the parent anyway: passive_deletes=True would change nothing",
+        ),
+        Example(
+            HEAD + "class Parent(Base):\n    __tablename__ = 'parents'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    favorite_id = mapped_column(Integer)\n"
+            "    favorite = relationship('Child', foreign_keys=[favorite_id])\n"
+            "    best = relationship('Child', primaryjoin='Child.id == Parent.favorite_id', viewonly=False)\n"
+            + CHILD,
+            note="many-to-one through the parent's own column (foreign_keys= / primaryjoin=): nothing to delete",
+        ),
     ]
     invalid = [
         Example(
@@ -89,6 +117,14 @@ class Child(Base):
             lines=(11,),
             note="the parent's collection comes from a backref on the child",
         ),
+        Example(
+            HEAD + "class Parent(Base):\n    __tablename__ = 'parents'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    children: Mapped[list['Child']] = relationship(lazy='selectin')\n"
+            + CHILD,
+            lines=(7,),
+            note="eager-loaded, but no delete cascade: the ORM sets the children's NOT NULL key to NULL",
+        ),
     ]
 
     def check(self, project) -> Iterable[Finding]:
@@ -98,10 +134,9 @@ class Child(Base):
             if not cls.concrete:
                 continue
             for rel in cls.relationships.values():
-                if rel.viewonly or rel.secondary or rel.target is None or rel.target == cls.name:
+                if (rel.viewonly or rel.secondary or rel.target is None or rel.target == cls.name
+                        or rel.hidden_kwargs):
                     continue
-                if (rel.foreign_keys or rel.primaryjoin) and rel.collection is False:
-                    continue  # a scalar through our own column (e.g. `state_id`): many-to-one, nothing to delete
                 target = index.classes.get(rel.target)
                 if target is None or not target.concrete or target.tablename == cls.tablename:
                     continue
@@ -110,22 +145,68 @@ class Child(Base):
                 if parent_t is None or child_t is None:
                     continue
                 # rel on the parent: the child table cascades to us, and we hold no key to the child
-                if (not rel.passive_deletes and _cascading_fk(child_t, cls.tablename)
-                        and not _points_to(parent_t, target.tablename) and (rel.relpath, rel.line) not in seen):
+                if (not rel.passive_deletes and direction(index, cls, rel) != "many-to-one"
+                        and _cascading_fk(child_t, cls.tablename) and not _points_to(parent_t, target.tablename)
+                        and (rel.relpath, rel.line) not in seen):
                     seen.add((rel.relpath, rel.line))
-                    yield self.finding(
-                        rel.relpath, rel.line, rel.col,
-                        f"{cls.name}.{rel.attr}: {target.tablename} rows are deleted by ON DELETE CASCADE, but "
-                        "without passive_deletes=True the ORM loads them first",
-                        end_line=rel.end_line,
-                    )
+                    found = self._claim(cls.name, rel.attr, target.tablename, child_t, cls.tablename, rel.cascade,
+                                        rel.lazy, rel.relpath, rel.line, rel.col, rel.end_line)
+                    if found is not None:
+                        yield found
                 # backref created on the parent from this (child-side) relationship
                 if (rel.backref and not rel.backref_passive_deletes and _cascading_fk(parent_t, target.tablename)
                         and not _points_to(child_t, cls.tablename) and (rel.relpath, rel.backref_line) not in seen):
                     seen.add((rel.relpath, rel.backref_line))
-                    yield self.finding(
-                        rel.relpath, rel.backref_line or rel.line, rel.col,
-                        f"backref {target.name}.{rel.backref}: {cls.tablename} rows are deleted by ON DELETE "
-                        "CASCADE, but without passive_deletes=True the ORM loads them first",
-                        hint=f"backref=backref({rel.backref!r}, passive_deletes=True), or better a back_populates pair",
-                    )
+                    cascade = rel.backref_cascade if isinstance(rel.backref_cascade, str) else None
+                    if rel.backref_cascade is not None and cascade is None:
+                        continue  # a cascade we cannot read
+                    found = self._claim(f"backref {target.name}", rel.backref, cls.tablename, parent_t,
+                                        target.tablename, cascade, None, rel.relpath,
+                                        rel.backref_line or rel.line, rel.col, 0,
+                                        f"backref=backref({rel.backref!r}, cascade='all, delete-orphan', "
+                                        "passive_deletes=True), or better a back_populates pair")
+                    if found is not None:
+                        yield found
+
+    def _claim(self, owner, attr, child, child_t, parent, cascade, lazy, relpath, line, col, end_line, hint=None):
+        """What really happens on session.delete(parent) for this relationship, or None when it is fine."""
+        deletes = _has_delete(cascade)
+        if deletes and str(lazy) in EAGER:
+            return None  # loaded with the parent anyway; the ORM deletes what it holds, passive_deletes adds nothing
+        if deletes:
+            msg = (f"{owner}.{attr}: {child} rows are deleted by ON DELETE CASCADE, but without "
+                   "passive_deletes=True the ORM loads them first")
+        else:
+            keys = ", ".join(_cascading_columns(child_t, parent)) or "foreign key"
+            not_null = _not_null(child_t, parent)
+            msg = (f"{owner}.{attr}: {child} rows have ON DELETE CASCADE, but the relationship has no delete "
+                   f"cascade: deleting the parent makes the ORM load them and set {child}.{keys} to NULL"
+                   + (" (NOT NULL, so the delete fails)" if not_null else
+                      " (orphans them instead of deleting them)"))
+        return self.finding(relpath, line, col, msg, hint=hint, end_line=end_line)
+
+
+EAGER = {"joined", "selectin", "subquery", "immediate"}
+
+
+def _has_delete(cascade) -> bool:
+    if not isinstance(cascade, str):
+        return False
+    parts = {p.strip() for p in cascade.split(",")}
+    return "all" in parts or "delete" in parts
+
+
+def _cascading_columns(child_table, parent_table: str) -> list[str]:
+    cols = []
+    for fk in child_table.foreign_keys:
+        if (fk.ondelete or "").upper() == "CASCADE" and any(t.rpartition(".")[0] == parent_table for t in fk.targets):
+            cols.extend(fk.columns)
+    return cols
+
+
+def _not_null(child_table, parent_table: str) -> bool:
+    """True when the cascading key columns are NOT NULL (the ORM's UPDATE ... SET key = NULL fails)."""
+    cols = [child_table.column(c) for c in _cascading_columns(child_table, parent_table)]
+    return bool(cols) and all(c is not None and (c.nullable is False or c.primary_key or
+                                                 (c.nullable is None and c.mapped and c.optional is False))
+                              for c in cols)

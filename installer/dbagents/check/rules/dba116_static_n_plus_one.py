@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from dbagents.check.facts._model_relations import direction
 from dbagents.check.facts.orm_loops import KEY as LOOPS
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -37,10 +38,11 @@ def _find_relationship(models, cls_name: str, attr: str, backrefs: dict, seen=No
 class _Backref:
     """A relationship created on the target class by `backref="name"` (default lazy loading)."""
 
-    def __init__(self, attr: str, target: str | None):
+    def __init__(self, attr: str, target: str | None, origin=None, origin_cls=None):
         self.attr = attr
         self.target = target
         self.lazy = None
+        self.origin, self.origin_cls = origin, origin_cls  # the relationship that declares the backref
 
 
 def _backrefs(models) -> dict:
@@ -48,8 +50,19 @@ def _backrefs(models) -> dict:
     for cls in models.classes.values():
         for rel in cls.relationships.values():
             if rel.backref and rel.target:
-                found[(rel.target, rel.backref)] = _Backref(rel.backref, cls.name)
+                found[(rel.target, rel.backref)] = _Backref(rel.backref, cls.name, rel, cls)
     return found
+
+
+def _kind(models, owner: str, rel) -> str | None:
+    """'many-to-one' or 'collection' (or 'one-to-one'/None) for a relationship or backref of `owner`."""
+    if isinstance(rel, _Backref):
+        if rel.origin is None or rel.origin_cls is None:
+            return None
+        back = direction(models, rel.origin_cls, rel.origin)
+        return {"many-to-one": "collection", "collection": "many-to-one"}.get(back or "")
+    cls = models.classes.get(owner)
+    return direction(models, cls, rel) if cls is not None else None
 
 
 def _no_per_row_load(rel) -> bool:
@@ -67,7 +80,8 @@ class StaticNPlusOne(ProjectRule):
     name = "static-n-plus-one"
     groups = ("performance", "models")
     severity = Severity.WARNING
-    summary = "A loop over ORM query rows reads a relationship the query does not eager-load: one query per row."
+    summary = ("A loop over ORM query rows reads a relationship the query does not eager-load: one query per row "
+               "(collections), per distinct parent (many-to-one, info).")
     hint = "add .options(selectinload(Model.rel)) (collections) or joinedload(Model.rel) (many-to-one)"
     doc = """
 ## What it does
@@ -83,6 +97,10 @@ in the function) has `selectinload`, `joinedload`, `subqueryload`, `immediateloa
 with `lazy="selectin" | "joined" | "subquery" | "immediate" | "raise" | "raise_on_sql"` (or `dynamic` /
 `write_only`, which never load implicitly). Options the checker cannot see into (a variable, `*opts`, a helper
 call) are assumed to load everything. Relationships come from the project's model index (all files).
+
+Collections (and one-to-one from the parent side) cost one query per row: a warning. A many-to-one
+(`post.author`) is looked up in the session's identity map first, so it costs one query per *distinct*
+parent not already loaded — often far fewer than the rows; it is reported as info, with `joinedload`.
 
 ## Why is this bad
 With the default `lazy="select"`, each first access of the relationship on each row issues one more SELECT:
@@ -170,7 +188,8 @@ must never lazy-load.
         if not level1_eager:
             if (first,) not in reported:
                 reported.add((first,))
-                yield self._report(relpath, loop, acc, entity, first, (first,))
+                yield self._report(relpath, loop, acc, entity, first, (first,), _kind(models, entity, rel),
+                                   rel.target)
             return
         if len(acc.path) < 2 or not rel.target:
             return
@@ -181,16 +200,25 @@ must never lazy-load.
             return
         if acc.path[:2] not in reported:
             reported.add(acc.path[:2])
-            yield self._report(relpath, loop, acc, rel.target, acc.path[1], acc.path[:2])
+            yield self._report(relpath, loop, acc, rel.target, acc.path[1], acc.path[:2],
+                               _kind(models, rel.target, rel2), rel2.target)
 
-    def _report(self, relpath, loop, acc, owner, attr, path) -> Finding:
+    def _report(self, relpath, loop, acc, owner, attr, path, kind=None, target=None) -> Finding:
         entity = loop.stmt.entity
         shown = ".".join((loop.var,) + path)
         where = "comprehension" if loop.line == acc.line else f"loop on line {loop.line}"
-        option = f"selectinload({entity}.{path[0]})"
+        loader = "joinedload" if kind == "many-to-one" else "selectinload"
+        option = f"{loader}({entity}.{path[0]})"
         if len(path) == 2:
-            option = f"selectinload({entity}.{path[0]}).selectinload({owner}.{attr})"
+            option = f"selectinload({entity}.{path[0]}).{loader}({owner}.{attr})"
         extra = " (and raises MissingGreenlet under asyncio)" if loop.in_async else ""
+        if kind == "many-to-one":
+            # the lazy loader looks the key up in the identity map first: one query per distinct parent not
+            # yet in the session, not one per row
+            msg = (f"`{shown}` lazy-loads the many-to-one {owner}.{attr} in the {where} (query on line "
+                   f"{loop.stmt.line}): one query per distinct {target or 'parent'} not already in the session{extra}")
+            return self.finding(relpath, acc.line, acc.col, msg, hint=f"add .options({option}) to the query",
+                                end_line=acc.end_line).with_severity(Severity.INFO)
         msg = (f"`{shown}` lazy-loads {owner}.{attr} once per {entity} row of the {where} "
                f"(query on line {loop.stmt.line}){extra}")
         return self.finding(relpath, acc.line, acc.col, msg, hint=f"add .options({option}) to the query",
