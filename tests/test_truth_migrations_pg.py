@@ -19,7 +19,8 @@ from test_check_migrations_rules import ENV_PY, HEAD, INI
 
 def findings(tmp_path: Path, upgrade: str, downgrade: str, rule: str):
     tree = {"alembic.ini": INI, "migrations/env.py": ENV_PY,
-            "migrations/versions/a1.py": f"{HEAD}def upgrade():\n    {upgrade}\n\n\ndef downgrade():\n    {downgrade}\n"}
+            "migrations/versions/a1.py":
+                f"{HEAD}def upgrade():\n    {upgrade}\n\n\ndef downgrade():\n    {downgrade}\n"}
     for rel, text in tree.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text, encoding="utf-8")
@@ -68,7 +69,8 @@ TYPE_CASES = [
     ("integer", 'op.alter_column("orders", "c", type_=sa.BigInteger(), existing_type=sa.Integer())', "pass", True),
     ("json", 'op.alter_column("orders", "c", type_=sa.dialects.postgresql.JSONB(), existing_type=sa.JSON(),'
      ' postgresql_using="c::jsonb")', "pass", True),
-    ("numeric(8,2)", 'op.execute("ALTER TABLE orders ALTER COLUMN c SET DATA TYPE numeric(11,2) USING c::numeric(11,2)")',
+    ("numeric(8,2)",
+     'op.execute("ALTER TABLE orders ALTER COLUMN c SET DATA TYPE numeric(11,2) USING c::numeric(11,2)")',
      'op.execute("ALTER TABLE orders ALTER COLUMN c SET DATA TYPE numeric(8,2) USING c::numeric(8,2)")', False),
     ("numeric(8,2)", 'op.execute("ALTER TABLE orders ALTER COLUMN c TYPE numeric(11,3)")',
      'op.execute("ALTER TABLE orders ALTER COLUMN c TYPE numeric(8,2)")', True),

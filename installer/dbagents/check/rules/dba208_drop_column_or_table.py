@@ -118,8 +118,8 @@ class DropColumnOrTable(ProjectRule):
 ## What it does
 Finds `op.drop_column()`, `op.drop_table()` (and `batch_op.drop_column()`, and `DROP TABLE` /
 `ALTER TABLE … DROP COLUMN` in `op.execute()`) in `upgrade()`. Tables and columns the same `upgrade()`
-created or added before dropping them (a temporary copy: add -> copy -> drop) are not reported. When a model in the checked project still
-maps the dropped table or column, the finding is an error.
+created or added before dropping them (a temporary copy: add -> copy -> drop) are not reported. When a model
+in the checked project still maps the dropped table or column, the finding is an error.
 
 ## Why is this bad
 During a deploy the old application version keeps running while the migration runs. If it still selects the

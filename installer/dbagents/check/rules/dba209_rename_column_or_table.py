@@ -67,7 +67,8 @@ release. For a table, a view with the old name can bridge the gap.
                 continue
             if op.name == "alter_column" and isinstance(op.param("new_column_name"), str):
                 column = op.param("column_name")
-                if isinstance(column, str) and ((op.table or "").lower(), column.lower()) in columns_added_before(rev, op):
+                added = columns_added_before(rev, op)
+                if isinstance(column, str) and ((op.table or "").lower(), column.lower()) in added:
                     continue  # add -> copy -> rename: nothing running reads the new column yet
                 yield self.finding(
                     rev.relpath, op.line, op.col,

@@ -27,11 +27,30 @@ _TEMP_TABLE = re.compile(r"^CREATE\s+(?:GLOBAL\s+|LOCAL\s+)?TEMP(?:ORARY)?\s+TAB
                          r'"?(?P<name>[\w$]+)"?', re.I)
 
 
-def _changes_schema_sql(sql: str) -> bool:
+_TRIGGER_TOGGLE = re.compile(r"^ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<table>\S+)\s+(?P<how>ENABLE|DISABLE)\s+TRIGGER\s+"
+                             r"(?P<trigger>\S+)$", re.I)
+
+
+def _toggle(stmt: str) -> tuple[str, str, str] | None:
+    m = _TRIGGER_TOGGLE.match(stmt)
+    return (m.group("table").lower(), m.group("trigger").lower(), m.group("how").upper()) if m else None
+
+
+def _paired_toggles(sqls: list[str]) -> set[tuple[str, str]]:
+    """(table, trigger) pairs upgrade() both disables and enables again: a pause around a data fix."""
+    seen = {t for sql in sqls for t in map(_toggle, split_statements(sql)) if t}
+    return {(table, trig) for table, trig, how in seen if how == "DISABLE" and (table, trig, "ENABLE") in seen}
+
+
+def _changes_schema_sql(sql: str, paused: set[tuple[str, str]] = frozenset()) -> bool:
     """DDL in a raw SQL string. Not DDL for this purpose: an enum `ADD VALUE` (downgrading leaves an unused label,
-    harmlessly) and work on temporary tables (a scratch table, its index and its DROP inside a data fix)."""
+    harmlessly), work on temporary tables (a scratch table, its index and its DROP inside a data fix) and a
+    trigger disabled and enabled again by the same upgrade()."""
     temporary: set[str] = set()
     for stmt in split_statements(sql):
+        toggle = _toggle(stmt)
+        if toggle and toggle[:2] in paused:
+            continue
         temp = _TEMP_TABLE.match(stmt)
         if temp:
             temporary.add(temp.group("name").lower())
@@ -58,10 +77,14 @@ def changes_schema(rev: Revision) -> bool:
     sessions, config rows — and enum ADD VALUE are not schema changes."""
     if rev.ddl_calls:
         return True
-    for op in rev.upgrade_ops():
+    ops = rev.upgrade_ops()
+    paused = _paired_toggles([op.sql for op in ops if op.name == "execute" and op.sql])
+    for op in ops:
         if op.name not in DATA_OPS:
             return True
-        if op.name == "execute" and (_unreadable_sql(op) or (op.sql is not None and _changes_schema_sql(op.sql))):
+        if op.name != "execute":
+            continue
+        if _unreadable_sql(op) or (op.sql is not None and _changes_schema_sql(op.sql, paused)):
             return True
     return False
 
@@ -75,14 +98,14 @@ class DowngradeMissing(ProjectRule):
     hint = "write the reverse operations in downgrade(), or add `# noqa: DBA212` where it is irreversible by design"
     doc = """
 ## What it does
-Reports revision scripts whose `upgrade()` changes the schema (an `op.*` DDL operation, or `CREATE` /
-`ALTER` / `DROP` / `COMMENT` / `GRANT` in `op.execute()` SQL) but whose `downgrade()` is missing, is only
-`pass` / a docstring / `...`, or only raises (typically `NotImplementedError`). Empty revisions and merge
-points are fine, and so are data-only revisions (`UPDATE` / `INSERT` / `DELETE`, `bulk_insert`, ORM sessions,
-configuration rows, a scratch temporary table) and enum `ALTER TYPE … ADD VALUE`: with nothing to undo in the schema they step down
-fine (PostgreSQL cannot drop an enum label, and leaving an unused one is harmless). Schema changes outside
-`op.*` count too: `op.execute(NAME)` with SQL from elsewhere, sqlalchemy_searchable's `sync_trigger()`,
-`create_all()` and `Enum(…).create(bind)`.
+Reports revision scripts whose `upgrade()` changes the schema (an `op.*` DDL operation, or `CREATE` / `ALTER`
+/ `DROP` / `COMMENT` / `GRANT` in `op.execute()` SQL) but whose `downgrade()` is missing, is only `pass` / a
+docstring / `...`, or only raises (typically `NotImplementedError`). Empty revisions and merge points are
+fine, and so are data-only revisions (`UPDATE` / `INSERT` / `DELETE`, `bulk_insert`, ORM sessions,
+configuration rows, a scratch temporary table, a trigger disabled and enabled again) and enum `ALTER TYPE …
+ADD VALUE`: with nothing to undo in the schema they step down fine (PostgreSQL cannot drop an enum label, and
+leaving an unused one is harmless). Schema changes outside `op.*` count too: `op.execute(NAME)` with SQL from
+elsewhere, sqlalchemy_searchable's `sync_trigger()`, `create_all()` and `Enum(…).create(bind)`.
 
 ## Why is this bad
 When a deploy goes wrong the fastest way back is `alembic downgrade -1`. A revision without a real downgrade
@@ -120,9 +143,14 @@ def downgrade():
         Example(revision_file("    op.execute(\"\"\"\n"
                               "        CREATE TEMPORARY TABLE merge_map AS SELECT id, merged_into_id FROM users;\n"
                               "        CREATE INDEX ix_merge_map ON merge_map (merged_into_id);\n"
-                              "        UPDATE orders o SET user_id = m.merged_into_id FROM merge_map m WHERE m.id = o.user_id;\n"
+                              "        UPDATE orders o SET user_id = m.merged_into_id FROM merge_map m\n"
+                              "            WHERE m.id = o.user_id;\n"
                               "        DROP TABLE merge_map;\n"
                               "    \"\"\")\n"), path=PATH, files=FILES, note="a data fix through a temporary table"),
+        Example(revision_file('    op.execute("ALTER TABLE events DISABLE TRIGGER consistent_times")\n'
+                              "    op.execute(\"UPDATE events SET duration = '1 minute' WHERE duration <= '0'\")\n"
+                              '    op.execute("ALTER TABLE events ENABLE TRIGGER consistent_times")\n'),
+                path=PATH, files=FILES, note="a trigger paused around a data fix"),
     ]
     invalid = [
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.Text()))\n', '    pass\n'),

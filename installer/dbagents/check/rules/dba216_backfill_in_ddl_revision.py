@@ -78,7 +78,8 @@ table the migration needs with `sa.table("users", sa.column("plan"))` instead of
         Example(revision_file('    op.add_column("users", sa.Column("plan", sa.Text()))\n'
                               "    op.execute(\"UPDATE users SET plan = 'free'\")\n"), path=PATH, files=FILES,
                 lines=(11,)),
-        Example(revision_file("    op.execute(\"ALTER TABLE users ADD COLUMN plan text; UPDATE users SET plan = 'free'\")\n"
+        Example(revision_file("    op.execute(\"ALTER TABLE users ADD COLUMN plan text; "
+                              "UPDATE users SET plan = 'free'\")\n"
                               "    users = sa.table(\"users\", sa.column(\"plan\"))\n"
                               "    op.execute(users.update().values(plan=\"pro\"))\n"), path=PATH, files=FILES,
                 lines=(10, 12)),
