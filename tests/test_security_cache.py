@@ -49,6 +49,10 @@ class Team(Base):
     created: Mapped[datetime] = mapped_column(sa.DateTime(timezone=False), server_default=sa.func.now())
     players: Mapped[list["Player"]] = relationship(back_populates="team", lazy="select")
 
+    @validates("name")
+    def _digest(self, key, value):
+        return hashlib.sha256(value.encode()).hexdigest()
+
 
 class Player(Base):
     __tablename__ = "player"

@@ -19,14 +19,24 @@ DIALECTS = {
     "snowflake", "clickhouse", "trino", "presto", "db2", "ibm_db_sa", "firebird", "sybase", "teradata",
     "vertica", "timescaledb", "yugabytedb",
 }
-URL = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9_]*)(?:\+[A-Za-z0-9_]+)?://(?P<netloc>[^/?#\s'\"]*)(?P<rest>[^\s'\"]*)"
+URL = re.compile(  # the netloc runs to the last `@` before the path: a password may hold `#`, `@` or `?`
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9_]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://"
+    r"(?P<netloc>(?:[^\s'\"/]*@)?[^/?#\s'\"@]*)(?P<rest>[^\s'\"]*)"
 )
-PLACEHOLDER = re.compile(r"^(\$\{?\w+\}?|%\(\w+\)s|%%\(\w+\)s|%s|\{\w*\}|<[^>]*>|\[[^\]]*\]|\*+|x+|\.\.\.|"
+# Passwords that stand for "put yours here" in docs, templates and prompts (not a credential anyone uses).
+PLACEHOLDER_PASSWORDS = re.compile(
+    r"^(pass|password|passwd|pwd|pw|secret|changeme|change[-_]?me|changeit|change[-_]?this|placeholder|example|"
+    r"dummy|redacted|hidden|user[-_]?pass(word)?|db[-_]?pass(word)?|"
+    r"(your|my|some|the|a)[-_]?\w*(pass|password|passwd|pwd|secret)\w*|\w*(password|passwd)[-_]?here)$",
+    re.IGNORECASE,
+)
+HELP_KEYWORDS = {"help", "description", "prompt", "metavar", "example", "examples", "epilog", "usage", "title",
+                 "placeholder", "doc", "summary", "long_help", "short_help"}
+PLACEHOLDER = re.compile(r"^(\$\{?\w+\}?|.*\$\{?\w+\}?.*|%\(\w+\)s|%%\(\w+\)s|%s|\{\w*\}|<[^>]*>|\[[^\]]*\]|\*+|x+|\.\.\.|"
                          r"\x00|\$\w+.*|.*\x00.*|\{.*\})$", re.IGNORECASE)
 HOLE = "\x00"
 HOSTNAME = re.compile(r"^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])?$")
-RESERVED_DOMAINS = (".example", ".example.com", ".example.org", ".example.net", ".test", ".invalid")  # RFC 2606  # stands for an f-string's {value} part
+RESERVED_DOMAINS = (".example", ".example.com", ".example.org", ".example.net", ".test", ".invalid")  # RFC 2606
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", "host.docker.internal", ""}
 ECHO_FUNCS = {"create_engine", "create_async_engine", "engine_from_config", "async_engine_from_config"}
 
@@ -42,6 +52,8 @@ class DbUrl:
     host_is_placeholder: bool
     ssl: str  # sslmode/ssl query value ("" = none)
     kind: str  # python | ini | url.create
+    driver: str = ""  # the `+driver` part of the scheme (asyncpg, psycopg, …)
+    sslmode: bool = False  # the query spells it `sslmode=` (libpq's name; asyncpg takes `ssl=`)
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,16 @@ def _is_placeholder(text: str) -> bool:
     return bool(PLACEHOLDER.match(text)) or "{" in text or HOLE in text or "${" in text or "%(" in text
 
 
+def _is_placeholder_password(text: str) -> bool:
+    return _is_placeholder(text) or bool(PLACEHOLDER_PASSWORDS.match(text))
+
+
+def is_reserved_host(host: str) -> bool:
+    """RFC 2606 / RFC 6761 names that never resolve to someone's server (`db.example.com`, `x.test`)."""
+    h = host.lower().rstrip(".")
+    return h in ("example", "example.com", "example.org", "example.net") or h.endswith(RESERVED_DOMAINS)
+
+
 def parse_urls(text: str, line: int, col: int, kind: str) -> list[DbUrl]:
     found = []
     for m in URL.finditer(text):
@@ -72,21 +94,24 @@ def parse_urls(text: str, line: int, col: int, kind: str) -> list[DbUrl]:
         password = ""
         if userinfo and ":" in userinfo:
             password = unquote(userinfo.split(":", 1)[1])
-        has_password = bool(password) and not _is_placeholder(password)
+        has_password = bool(password) and not _is_placeholder_password(password)
         if hostport.startswith("["):
             host = hostport.split("]")[0] + "]"
         else:
             host = hostport.split(":")[0]
         rest = m.group("rest")
         query = parse_qs(rest.split("?", 1)[1]) if "?" in rest else {}
-        ssl = (query.get("sslmode") or query.get("ssl") or query.get("ssl_mode") or [""])[0].lower()
+        driver = (m.group("driver") or "").lower()
+        keys = ("ssl",) if driver == "asyncpg" else ("sslmode", "ssl", "ssl_mode")  # asyncpg.connect(ssl=…)
+        ssl = next((query[k][0] for k in keys if query.get(k)), "").lower()
         socket_host = any(v.startswith("/") for v in query.get("host", []))
-        placeholder = _is_placeholder(host) or not HOSTNAME.match(host) or host.lower().endswith(RESERVED_DOMAINS)
+        placeholder = _is_placeholder(host) or not HOSTNAME.match(host) or is_reserved_host(host)
         local = (
             host.lower() in LOCAL_HOSTS or host.startswith("127.") or host.lower().endswith(".localhost")
             or ("." not in host and not host.startswith("[")) or socket_host
         )
-        found.append(DbUrl(line, col, scheme, has_password, host, local, placeholder, ssl, kind))
+        found.append(DbUrl(line, col, scheme, has_password, host, local, placeholder, ssl, kind, driver,
+                           "sslmode" in query))
     return found
 
 
@@ -108,9 +133,26 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
     return ids
 
 
+PROSE = re.compile(r"\b(e\.g\.|for example|example:|such as|like this|use)\s", re.IGNORECASE)
+
+
+def _help_text_ids(tree: ast.Module) -> set[int]:
+    """Strings written for people: `help=`/`prompt=`/`description=`… arguments, and prose that shows a URL
+    ("For a remote database, use postgresql://user:pass@host/db")."""
+    ids = set()
+    for call in of_type(tree, ast.Call):
+        for kw in call.keywords:
+            if kw.arg in HELP_KEYWORDS:
+                ids.update(id(n) for n in of_type(kw.value, ast.Constant, ast.JoinedStr))
+    for node in of_type(tree, ast.Constant):
+        if isinstance(node.value, str) and "://" in node.value and PROSE.search(node.value):
+            ids.add(id(node))
+    return ids
+
+
 def _python(src: SourceFile, facts: UrlFacts) -> None:
     if "://" in src.text:  # strings holding a URL (an f-string's text parts are read with the f-string)
-        docstrings = _docstring_ids(src.tree)
+        docstrings = _docstring_ids(src.tree) | _help_text_ids(src.tree)
         in_fstring: set[int] = set()
         for node in of_type(src.tree, ast.Constant, ast.JoinedStr):
             if isinstance(node, ast.JoinedStr):
@@ -144,7 +186,7 @@ def _url_create(node: ast.Call, facts: UrlFacts) -> None:
     if pw is None or scheme not in DIALECTS:
         return
     text = _string_of(pw)
-    if text and not _is_placeholder(text):
+    if text and not _is_placeholder_password(text):
         host = _string_of(kws.get("host")) if "host" in kws else ""
         host = host or ""
         local = host.lower() in LOCAL_HOSTS or host.startswith("127.") or "." not in host

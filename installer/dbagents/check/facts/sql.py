@@ -17,6 +17,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from dbagents.check.facts._sql_module import ModuleKnowledge, const_params, record_call, survey
 from dbagents.check.names import dotted as _dotted
 from dbagents.check.source import SourceFile
 from dbagents.check.walk import of_type, span
@@ -51,6 +52,7 @@ class Val:
     line: int = 0  # where the dynamic piece was built
     sql: str = ""  # constant fragments, for keyword checks
     is_str: bool = True
+    spans: tuple = ()  # (first, last) lines of the expressions/statements that built the dynamic parts
 
 
 CONST = Val(False, is_str=False)
@@ -68,6 +70,7 @@ class SqlSink:
     built_line: int  # line where the dynamic piece was built
     via: str  # local variable it travelled through ("" = inline)
     receiver: str  # dotted receiver text for method sinks ("session", "op", "cursor", …)
+    spans: tuple = ()  # where the SQL was built: a `# noqa: S608` / `# nosec B608` on any of these lines counts
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class SqlImports:
 
     functions: dict[str, str] = field(default_factory=dict)  # local name -> sqlalchemy name (text as sql_text)
     modules: set[str] = field(default_factory=lambda: {"db"})  # import sqlalchemy as sa; Flask-SQLAlchemy's db
+    known: ModuleKnowledge = field(default_factory=ModuleKnowledge)  # the file's own helpers, classes, wrappers
 
     @classmethod
     def of(cls, tree: ast.Module) -> "SqlImports":
@@ -160,6 +164,8 @@ class _Scope:
         self.imports = imports or SqlImports()
         self.env: dict[str, Val | None] = dict(consts)
         self.collections = set(collections)  # names bound to constant lists/tuples/sets/dicts
+        self.keyed: set[str] = set()  # names bound to dict literals whose keys (not values) are constants
+        self.returns: list | None = None  # when set, what each `return` gives (constant-helper survey)
 
     # ---- value classification -------------------------------------------------------------
     def classify(self, node: ast.AST | None) -> Val | None:
@@ -172,10 +178,18 @@ class _Scope:
         if isinstance(node, ast.Name):
             if node.id in self.env:
                 return self.env[node.id]
-            if UPPER_NAME.match(node.id):
-                return CONST
+            if UPPER_NAME.match(node.id) or node.id in self.imports.known.classes:
+                return CONST  # a class (an Enum) formatted into SQL is code
             return None
         if isinstance(node, ast.Attribute):
+            known = self.imports.known
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                if node.attr in known.const_funcs or node.attr in known.const_attrs:
+                    return CONST  # a constant property or class attribute of this file
+                if node.attr in ("value", "name") and known.in_enum(node.lineno):
+                    return CONST  # an Enum member's own value
+            if isinstance(node.value, ast.Name) and self.env.get(node.value.id) is CONST:
+                return CONST  # `kind.value` of a loop over an Enum class or a constant list
             if UPPER_NAME.match(node.attr) or node.attr in ("__tablename__", "fullname"):
                 return CONST
             parts = dotted(node).split(".")
@@ -230,7 +244,7 @@ class _Scope:
         if sep is None or sep.dynamic or len(node.args) != 1:
             return False
         arg = node.args[0]
-        if isinstance(arg, ast.Name) and arg.id in self.collections:
+        if self._const_iter(arg):
             return True
         if isinstance(arg, (ast.List, ast.Tuple, ast.Set)):
             return all(self.safe(e) for e in arg.elts)
@@ -254,7 +268,7 @@ class _Scope:
                 if val is not None and val.dynamic:
                     return val
                 if not self.safe(part.value):
-                    return Val(True, "f-string", node.lineno, "".join(text) + _const_tail(node))
+                    return Val(True, "f-string", node.lineno, "".join(text) + _const_tail(node), spans=_span(node))
                 if val is not None:
                     text.append(val.sql)
         return Val(False, sql="".join(text))
@@ -271,7 +285,7 @@ class _Scope:
             )
             if all(self.safe(a) for a in args):
                 return Val(False, sql=left.sql)
-            return Val(True, "%", node.lineno, left.sql)
+            return Val(True, "%", node.lineno, left.sql, spans=_span(node))
         if isinstance(node.op, ast.Add):
             right = self.classify(node.right)
             for side in (left, right):
@@ -282,7 +296,7 @@ class _Scope:
             known = left if left is not None else right
             other = node.right if left is not None else node.left
             if known is not None and known.is_str and not self.safe(other):
-                return Val(True, "+", node.lineno, known.sql)
+                return Val(True, "+", node.lineno, known.sql, spans=_span(node))
             return None
         if left is not None and not left.dynamic and self.classify(node.right) is not None:
             return CONST
@@ -300,13 +314,20 @@ class _Scope:
                 args = list(node.args) + [k.value for k in node.keywords]
                 if all(self.safe(a) for a in args):
                     return Val(False, sql=recv.sql)
-                return Val(True, ".format()", node.lineno, recv.sql)
+                return Val(True, ".format()", node.lineno, recv.sql, spans=_span(node))
             if name in STRING_METHODS and recv is not None:
                 return recv
             if name == "join" and recv is not None and recv.is_str:
                 return Val(False, sql=recv.sql) if self._safe_join(node) else None
             if name in ("compile",) or (name == "__str__"):
                 return None
+            if name == "replace" and _quote_escape(node):
+                return CONST  # `.replace("'", "''")`: quotes doubled, the value cannot leave its literal
+        known = self.imports.known
+        if name in known.const_funcs and (isinstance(node.func, ast.Name) or (
+            isinstance(node.func.value, ast.Name) and (node.func.value.id in ("self", "cls")
+                                                       or node.func.value.id in known.classes))):
+            return CONST  # a helper of this file whose every return is constant
         if name == "str" and len(node.args) == 1:
             inner = self.classify(node.args[0])
             if inner is not None and inner.dynamic and inner.how == "literal_binds":
@@ -324,7 +345,11 @@ class _Scope:
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             return all(self.safe(e) for e in node.elts)
         if isinstance(node, ast.Name):
-            return node.id in self.collections
+            return node.id in self.collections or node.id in self.keyed or node.id in self.imports.known.classes
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "keys" and (
+            isinstance(node.func.value, ast.Name) and node.func.value.id in self.keyed
+        ):
+            return True  # the keys of a local dict literal
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
             "items", "keys", "values"
         ):
@@ -345,11 +370,12 @@ class _Scope:
     def reaches_sink(self, node: ast.AST) -> bool:
         """Whether `node`'s subtree calls anything named like a sink (else nothing in it can be recorded)."""
         aliases = self.imports.functions
+        known = self.imports.known
         for call in of_type(node, ast.Call):
             func = call.func
             name = func.attr if func.__class__ is ast.Attribute else (func.id if func.__class__ is ast.Name else "")
-            if name in SINK_NAMES or name in aliases:
-                return True
+            if name in SINK_NAMES or name in aliases or name in known.wrappers or name in known.private:
+                return True  # a private callee's calls are walked too: its parameters may be constants
         return False
 
     def statement(self, stmt: ast.stmt) -> None:
@@ -359,8 +385,9 @@ class _Scope:
             for dec in stmt.decorator_list:
                 self.scan(dec)
             inner = _Scope(self.facts, dict(self.env), self.collections, self.imports)
+            constant = self.imports.known.const_params.get(stmt.name, ())
             for arg in _all_args(stmt.args):
-                inner.env[arg] = None
+                inner.env[arg] = CONST if arg in constant else None  # every caller in the file passes a constant
                 inner.collections.discard(arg)
             inner.run(stmt.body)
             return
@@ -369,14 +396,18 @@ class _Scope:
             return
         if isinstance(stmt, ast.Assign):
             self.scan(stmt.value)
-            val = self.classify(stmt.value)
+            val = _built_in(self.classify(stmt.value), stmt)
             for target in stmt.targets:
                 self.bind(target, val, stmt.value)
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
                 self.scan(stmt.value)
-                self.bind(stmt.target, self.classify(stmt.value), stmt.value)
+                self.bind(stmt.target, _built_in(self.classify(stmt.value), stmt), stmt.value)
+            return
+        if isinstance(stmt, ast.Return) and self.returns is not None:
+            self.scan(stmt)
+            self.returns.append(self.classify(stmt.value) if stmt.value is not None else None)
             return
         if isinstance(stmt, ast.AugAssign):
             self.scan(stmt.value)
@@ -387,9 +418,9 @@ class _Scope:
                     if old.dynamic:
                         pass
                     elif new is not None and new.dynamic:
-                        self.env[stmt.target.id] = new
+                        self.env[stmt.target.id] = _built_in(new, stmt)
                     elif new is None and not self.safe(stmt.value):
-                        self.env[stmt.target.id] = Val(True, "+=", stmt.lineno, old.sql)
+                        self.env[stmt.target.id] = Val(True, "+=", stmt.lineno, old.sql, spans=_span(stmt))
                     elif new is not None:
                         self.env[stmt.target.id] = Val(False, sql=old.sql + new.sql)
                 elif new is not None and new.dynamic and stmt.target.id in self.env:
@@ -400,6 +431,9 @@ class _Scope:
             const = self._const_iter(stmt.iter)
             for name in _target_names(stmt.target):
                 self.env[name] = CONST if const else None
+            if _items_of(stmt.iter, self.keyed) and isinstance(stmt.target, ast.Tuple) and stmt.target.elts:
+                for name in _target_names(stmt.target.elts[0]):
+                    self.env[name] = CONST  # `for key, value in local_dict.items()`: the key is one of its literals
             self.branches([stmt.body, stmt.orelse], loop=True)
             return
         if isinstance(stmt, ast.While):
@@ -449,6 +483,8 @@ class _Scope:
 
     @staticmethod
     def merge_names(a: Val | None, b: Val | None) -> Val | None:
+        if a is not None and a.dynamic and b is not None and b.dynamic and a.spans != b.spans:
+            return Val(True, a.how, a.line, a.sql, a.is_str, a.spans + tuple(s for s in b.spans if s not in a.spans))
         if a is not None and a.dynamic:
             return a
         if b is not None and b.dynamic:
@@ -458,8 +494,15 @@ class _Scope:
         return a
 
     def bind(self, target: ast.AST, val: Val | None, value: ast.AST) -> None:
+        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and not self.safe(target.slice):
+            self.keyed.discard(target.value.id)
+            self.collections.discard(target.value.id)
         if isinstance(target, ast.Name):
             self.env[target.id] = val
+            if isinstance(value, ast.Dict) and all(k is not None and self.safe(k) for k in value.keys):
+                self.keyed.add(target.id)
+            else:
+                self.keyed.discard(target.id)
             if isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and _const_collection(value):
                 self.collections.add(target.id)
             else:
@@ -478,6 +521,7 @@ class _Scope:
         """Look for sink calls inside one statement/expression (nested defs are run as statements)."""
         nodes, end, j, stop = span(node)
         aliases = self.imports.functions
+        known = self.imports.known
         while j < stop:
             cur = nodes[j]
             cls = cur.__class__
@@ -489,8 +533,14 @@ class _Scope:
                 func = cur.func
                 name = func.attr if func.__class__ is ast.Attribute else (
                     func.id if func.__class__ is ast.Name else "")
-                if name in SINK_NAMES or name in aliases:
+                if name in SINK_NAMES or name in aliases or name in known.wrappers:
                     self.sink(cur)
+                if name in known.private:
+                    record_call(known, cur, self.safe)
+                elif name in ("update", "setdefault") and func.__class__ is ast.Attribute and (
+                    func.value.__class__ is ast.Name
+                ):
+                    self.keyed.discard(func.value.id)
             elif cls is ast.NamedExpr:
                 self.env[cur.target.id] = self.classify(cur.value)
             j += 1
@@ -501,6 +551,15 @@ class _Scope:
             name = self.imports.functions.get(name, name)
         receiver = dotted(call.func.value) if isinstance(call.func, ast.Attribute) else ""
         if name in TEXT_SINKS and not self.imports.is_sql_function(call.func):
+            return
+        wrapped = self.imports.known.wrappers.get(name)
+        if wrapped is not None and name not in SINK_NAMES and isinstance(call.func, ast.Attribute) and (
+            isinstance(call.func.value, ast.Name) and call.func.value.id in ("self", "cls")
+        ) or wrapped is not None and isinstance(call.func, ast.Name):
+            arg = call.args[wrapped] if len(call.args) > wrapped else None
+            val = self.classify(arg)
+            if val is not None and val.dynamic and (val.how == "literal_binds" or SQL_WORDS.search(val.sql)):
+                self.record(call, name, val, arg, receiver)  # this file's own wrapper passes it to a sink
             return
         if name in TEXT_SINKS or name in EXECUTE_SINKS or name == "exec_driver_sql":
             arg = call.args[0] if call.args else _kw(call, "statement", "sql", "text", "operation", "sqltext")
@@ -535,7 +594,8 @@ class _Scope:
     def record(self, call: ast.Call, sink: str, val: Val, arg: ast.AST, receiver: str) -> None:
         via = arg.id if isinstance(arg, ast.Name) else ""
         self.facts.sinks.append(
-            SqlSink(sink, call.lineno, call.col_offset + 1, call.end_lineno or 0, val.how, val.line, via, receiver)
+            SqlSink(sink, call.lineno, call.col_offset + 1, call.end_lineno or 0, val.how, val.line, via, receiver,
+                    val.spans)
         )
 
 
@@ -544,6 +604,33 @@ def _kw(call: ast.Call, *names: str) -> ast.AST | None:
         if kw.arg in names:
             return kw.value
     return None
+
+
+def _span(node: ast.AST) -> tuple:
+    return ((node.lineno, node.end_lineno or node.lineno),)
+
+
+def _built_in(val: Val | None, stmt: ast.stmt) -> Val | None:
+    """A dynamic value assigned by `stmt`: the whole statement counts as where it was built."""
+    if val is None or not val.dynamic:
+        return val
+    first, last = _span(stmt)[0]
+    outside = tuple(s for s in val.spans if not (first <= s[0] and s[1] <= last))
+    return Val(True, val.how, val.line, val.sql, val.is_str, outside + ((first, last),))
+
+
+def _quote_escape(call: ast.Call) -> bool:
+    args = [a.value for a in call.args if isinstance(a, ast.Constant)]
+    return len(call.args) == 2 and args == ["'", "''"]
+
+
+def _items_of(node: ast.AST, keyed: set[str]) -> bool:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "items"):
+        return False
+    base = node.func.value
+    if isinstance(base, ast.Dict):
+        return all(isinstance(k, ast.Constant) for k in base.keys)
+    return isinstance(base, ast.Name) and base.id in keyed
 
 
 def _const_tail(node: ast.JoinedStr) -> str:
@@ -609,10 +696,44 @@ def _module_constants(tree: ast.Module) -> tuple[dict[str, Val], set[str]]:
     return consts, collections
 
 
+def _const_helpers(tree: ast.Module, consts: dict[str, Val], collections: set[str], imports: SqlImports) -> None:
+    """Functions and methods of this file whose every `return` gives a constant (to a fixed point)."""
+    by_name: dict[str, list] = {}
+    for fn in of_type(tree, ast.FunctionDef, ast.AsyncFunctionDef):
+        by_name.setdefault(fn.name, []).append(fn)
+    known = imports.known
+    changed = True
+    while changed:
+        changed = False
+        for name, defs in by_name.items():
+            if name not in known.const_funcs and all(_returns_constant(fn, consts, collections, imports) for fn in defs):
+                known.const_funcs.add(name)
+                changed = True
+
+
+def _returns_constant(fn, consts: dict[str, Val], collections: set[str], imports: SqlImports) -> bool:
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in of_type(fn, ast.Yield, ast.YieldFrom)):
+        return False
+    scope = _Scope(SqlFacts(), consts, collections, imports)
+    for arg in _all_args(fn.args):
+        scope.env[arg] = CONST if arg in imports.known.const_params.get(fn.name, ()) else None
+    scope.returns = []
+    scope.run(fn.body)
+    return bool(scope.returns) and all(v is not None and not v.dynamic for v in scope.returns)
+
+
 def extract(src: SourceFile) -> SqlFacts | None:
     consts, collections = _module_constants(src.tree)
     facts = SqlFacts()
-    _Scope(facts, consts, collections, SqlImports.of(src.tree)).run(src.tree.body)
+    imports = SqlImports.of(src.tree)
+    imports.known = survey(src.tree, src.relpath)
+    _Scope(facts, consts, collections, imports).run(src.tree.body)
+    if any(s.how != "literal_binds" for s in facts.sinks):  # look again, knowing the file's constant helpers
+        const_params(imports.known, src.tree)
+        _const_helpers(src.tree, consts, collections, imports)
+        if imports.known.const_funcs or imports.known.const_params:
+            facts = SqlFacts()
+            _Scope(facts, consts, collections, imports).run(src.tree.body)
     if not facts.sinks and not facts.string_executes:
         return None
     facts.sinks = list({(s.line, s.col, s.sink): s for s in reversed(facts.sinks)}.values())[::-1]

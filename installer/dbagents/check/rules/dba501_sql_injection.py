@@ -6,6 +6,7 @@ from typing import Iterable
 
 from dbagents.check.facts.sql import KEY as SQL
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
+from dbagents.check.source import Suppressions, scan_suppressions
 from dbagents.findings import Finding, Severity
 
 HOW = {
@@ -15,6 +16,14 @@ HOW = {
     "+": "`+` concatenation",
     "+=": "`+=` concatenation",
 }
+
+
+def marked(marks: Suppressions, sink) -> bool:
+    """`# noqa: S608` / `# nosec B608` (or DBA501) on a line of the sink's call, or on a line of every
+    statement that built the SQL (ruff puts it on the string's closing line)."""
+    if marks.suppresses("DBA501", *range(sink.line, max(sink.line, sink.end_line) + 1)):
+        return True
+    return bool(sink.spans) and all(marks.suppresses("DBA501", *range(a, b + 1)) for a, b in sink.spans)
 
 
 class SqlInjection(ModuleRule):
@@ -36,7 +45,19 @@ non-constant value reaches a SQL sink: `text()`, `Session.execute()`, `Connectio
 
 Strings built only from literals, module-level string constants, UPPER_CASE names, `__tablename__`, loop
 variables over constant lists, and `int()`/`len()`/`quote…()` results are constant and are not reported.
+The file's own code counts too: functions, methods and properties whose every `return` is constant
+(`self.timestamp_now`), class attributes assigned only a literal, parameters of private functions (and of
+any function of an Alembic revision) to which every call in the file passes a constant, the keys of a local
+dict literal (`", ".join(data.keys())`), Enum classes and members (`.format(type=MenuEntryType)`,
+`self.value` inside the Enum), and values whose quotes were doubled with `.replace("'", "''")`.
 A value we cannot see into (a parameter passed straight to `text(sql)`) is not reported either.
+
+Calls of the file's own SQL wrappers are sinks as well: a function or method whose parameter reaches
+`execute()`/`text()` (`def fetchall(self, query): … self.conn.execute(text(query))`) reports
+`self.fetchall(f"… {clause}")`.
+
+`# noqa: S608` (ruff) and `# nosec B608` (bandit) are honoured on any line of the call, or of every statement
+that built the SQL — ruff puts the comment on the string's closing line.
 
 ## Why is this bad
 Formatting a value into SQL text lets that value change the statement: a name such as `x' OR '1'='1` turns a
@@ -73,6 +94,11 @@ or quote them with the dialect's `identifier_preparer.quote()`.
                 path="versions/0001_x.py"),
         Example('from tagflow import text\n\n\ndef label(name):\n    return text(f"Hello {name}")\n',
                 note="not SQLAlchemy's text()"),
+        Example('from sqlalchemy import text\n\n\ndef count(conn, name):\n    sql = f"""\n        SELECT count(*) FROM r WHERE n = \'{name}\'\n'
+                '    """  # noqa: S608\n    return conn.execute(text(sql)).scalar()\n', note="ruff's S608 on the closing line"),
+        Example('from sqlalchemy import text\n\n\ndef _assign(conn, table):\n    conn.execute(text(f"UPDATE {table} SET h = 1"))\n\n\n'
+                'def upgrade(conn):\n    for table in ("recipes", "tools"):\n        _assign(conn, table)\n',
+                note="every caller passes a constant"),
     ]
     invalid = [
         Example('from sqlalchemy import text\n\n\ndef f(session, uid):\n    return session.execute(text(f"SELECT * FROM t WHERE id = {uid}"))\n',
@@ -84,15 +110,22 @@ or quote them with the dialect's `identifier_preparer.quote()`.
         Example("def upgrade(name):\n    op.execute(\"UPDATE t SET x = '{}'\".format(name))\n",
                 path="versions/0001_x.py", lines=(2,)),
         Example('def f(session, col):\n    return session.scalars(select(User).order_by(f"{col} desc"))\n', lines=(2,)),
+        Example('from sqlalchemy import text\n\n\nclass Db:\n    def fetchall(self, query):\n        return self.conn.execute(text(query)).all()\n\n'
+                '    def page(self, clause):\n        return self.fetchall(f"SELECT * FROM t {clause}")\n', lines=(9,),
+                note="the file's own wrapper reaches a sink"),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
         facts = ctx.facts.get(SQL)
         if facts is None:
             return
+        marks = None
         for sink in facts.sinks:
             if sink.how == "literal_binds":
                 continue  # DBA506
+            marks = marks if marks is not None else scan_suppressions(ctx.src.text)
+            if marked(marks, sink):
+                continue
             where = f"via `{sink.via}` (built on line {sink.built_line})" if sink.via else "directly"
             target = f"{sink.receiver}.{sink.sink}()" if sink.receiver and sink.sink != "op.execute" else f"{sink.sink}()"
             if sink.sink in ("order_by", "filter", "where", "having", "group_by"):

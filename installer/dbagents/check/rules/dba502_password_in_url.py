@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dbagents.check.facts.dburls import KEY as URLS
+from dbagents.check.facts.dburls import KEY as URLS, is_reserved_host
 from dbagents.check.rules.dba503_insecure_engine_settings import is_test_path
 from dbagents.check.rule import Example, ModuleContext, ModuleRule
 from dbagents.findings import Finding, Severity
@@ -27,7 +27,12 @@ password part is literal — in `sqlalchemy.url` and other values of alembic `.i
 `URL.create(..., password="…")` with a literal password.
 
 Placeholders are fine: `${DB_PASSWORD}`, `$DB_PASSWORD`, `%(DB_PASSWORD)s`, `{password}` templates,
-f-string values, `<password>`, `***`. Severity is **error** for a non-local host, **warning** when the host
+f-string values, `<password>`, `***`, and the words documentation uses for "put yours here" (`pass`,
+`password`, `secret`, `changeme`, `yourTopSecretPassword`, `your_password` …). Not reported either: URLs whose
+host is an RFC 2606 example name (`db.example.com`, `*.test`, `*.invalid`), and text written for people —
+`help=`, `prompt=`, `description=`, `metavar=`, `example=` arguments and prose such as "e.g. postgresql://…".
+A password may hold `@`, `#`, `?` or `/` (left unencoded, as people write them): the host is what follows
+the last `@`. Severity is **error** for a non-local host, **warning** when the host
 is local (`localhost`, `127.0.0.1`, a unix socket, a single-label service name such as `db`), which is usually
 a development credential, and **info** in test files (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`),
 whose URLs are nearly always fixtures. Docstrings are not checked.
@@ -39,11 +44,11 @@ logging of the engine URL.
 
 ## Example
 ```python
-engine = create_engine("postgresql+psycopg://app:s3cret@db.prod.example.com/app")
+engine = create_engine("postgresql+psycopg://app:s3cret@db.prod.acme.io/app")
 ```
 ```ini
 [alembic]
-sqlalchemy.url = postgresql://app:s3cret@db.prod.example.com/app
+sqlalchemy.url = postgresql://app:s3cret@db.prod.acme.io/app
 ```
 
 ## Fix
@@ -53,7 +58,7 @@ engine = create_engine(os.environ["DATABASE_URL"])
 ```ini
 [alembic]
 # set in env.py: config.set_main_option("sqlalchemy.url", os.environ["DATABASE_URL"])
-sqlalchemy.url = postgresql://app:${DB_PASSWORD}@db.prod.example.com/app
+sqlalchemy.url = postgresql://app:${DB_PASSWORD}@db.prod.acme.io/app
 ```
 Rotate any password that was ever committed.
 """
@@ -68,14 +73,23 @@ Rotate any password that was ever committed.
                 "sqlalchemy.url = driver://user:pass@localhost/dbname\n", path="alembic.ini",
                 note="alembic's template placeholder uses no real dialect"),
         Example('def f():\n    """Connect, e.g. postgresql://app:secret@db.example.com/app."""\n'),
+        Example('DEFAULT = "postgresql://user:pass@host/indico"\nLOCAL = "postgresql://postgres:changeme@localhost/app"\n'
+                'DOCS = "postgresql://postgres:yourTopSecretPassword@localhost:5432/prefect"\n',
+                note="placeholder passwords"),
+        Example('click.option("--url", help="Database URL, e.g. postgresql+asyncpg://bench:b3nch@db.acme.io/bench")\n'
+                'prompt("PostgreSQL URI", default=d, help="For a remote database, use postgresql://u:pw@host/db")\n',
+                note="help and prompt text"),
+        Example('url = "postgresql+asyncpg://polar:s3cret@primary.example.com:6432/polar"\n', note="RFC 2606 host"),
     ]
     invalid = [
-        Example('engine = create_engine("postgresql+psycopg://app:s3cret@db.prod.example.com/app")\n', lines=(1,)),
-        Example("[alembic]\nscript_location = migrations\nsqlalchemy.url = postgresql://app:s3cret@db.example.com/app\n",
+        Example('engine = create_engine("postgresql+psycopg://app:s3cret@db.prod.acme.io/app")\n', lines=(1,)),
+        Example("[alembic]\nscript_location = migrations\nsqlalchemy.url = postgresql://app:s3cret@db.acme.io/app\n",
                 path="alembic.ini", lines=(3,)),
         Example('DATABASE_URL = os.getenv("DATABASE_URL", "postgresql://postgres:postgres@localhost:5432/app")\n',
                 lines=(1,)),
-        Example('url = URL.create("postgresql+psycopg", username="app", password="s3cret", host="db.example.com")\n',
+        Example('A = "postgresql://app:p#ss@db.acme.io/app"\nB = "postgresql://app:p@ss@db.acme.io/app"\n', lines=(1, 2),
+                note="`#` and `@` inside the password"),
+        Example('url = URL.create("postgresql+psycopg", username="app", password="s3cret", host="db.acme.io")\n',
                 lines=(1,)),
     ]
 
@@ -85,8 +99,8 @@ Rotate any password that was ever committed.
             return
         in_tests = is_test_path(ctx.relpath)
         for url in facts.urls:
-            if not url.has_password:
-                continue
+            if not url.has_password or (url.host and is_reserved_host(url.host)):
+                continue  # a password for db.example.com is an illustration, not a credential
             where = "alembic ini value" if url.kind == "ini" else "database URL"
             if url.kind == "url.create":
                 where = "URL.create()"

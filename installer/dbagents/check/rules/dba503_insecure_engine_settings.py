@@ -33,7 +33,9 @@ class InsecureEngineSettings(ModuleRule):
   `sqlalchemy.echo = true` in an .ini, in files that are not tests (`tests/`, `test_*.py`, `*_test.py`,
   `conftest.py` are skipped);
 - a PostgreSQL URL literal (Python string or .ini value) whose host is not local and whose query has no
-  `sslmode=require`, `verify-ca` or `verify-full` (or asyncpg's `ssl=require`). Local hosts — `localhost`,
+  `sslmode=require`, `verify-ca` or `verify-full`. For `postgresql+asyncpg://` URLs only `ssl=` counts:
+  SQLAlchemy hands the query to `asyncpg.connect()`, whose argument is `ssl` (an asyncpg URL with `sslmode=`
+  is reported, and the advice for it is `?ssl=verify-full`). Local hosts — `localhost`,
   `127.0.0.1`, `::1`, unix sockets, single-label names such as a compose service `db` — placeholder hosts
   (`${DB_HOST}`, f-string values), RFC 2606 example domains (`db.example.com`) and test files are not reported.
 
@@ -61,6 +63,8 @@ REPLICA = "postgresql+psycopg://reader@replica.db.acme.io/app?sslmode=verify-ful
         Example('engine = create_engine("postgresql://reader@replica.acme.io/app?sslmode=verify-full")\n'),
         Example('engine = create_engine("postgresql://app@localhost:5432/app")\n'),
         Example('engine = create_engine(f"postgresql://app@{host}/app")\n'),
+        Example('engine = create_async_engine("postgresql+asyncpg://app@db.acme.io/app?ssl=verify-full")\n',
+                note="asyncpg takes ssl="),
     ]
     invalid = [
         Example("engine = create_engine(url, echo=True)\n", path="app/db.py", lines=(1,)),
@@ -68,6 +72,8 @@ REPLICA = "postgresql+psycopg://reader@replica.db.acme.io/app?sslmode=verify-ful
         Example("[alembic]\nsqlalchemy.url = postgresql://app@db.acme.io/app?sslmode=prefer\n",
                 path="alembic.ini", lines=(2,)),
         Example('engine = create_async_engine(DB_URL, echo="debug")\n', path="app/db.py", lines=(1,)),
+        Example('engine = create_async_engine("postgresql+asyncpg://app@db.acme.io/app?sslmode=require")\n',
+                lines=(1,), note="asyncpg.connect() has no sslmode argument"),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
@@ -88,9 +94,15 @@ REPLICA = "postgresql+psycopg://reader@replica.db.acme.io/app?sslmode=verify-ful
                 continue
             if url.ssl in STRONG_SSL:
                 continue
-            mode = f"sslmode={url.ssl}" if url.ssl else "no sslmode"
+            if url.driver == "asyncpg":  # SQLAlchemy hands the query to asyncpg.connect(), which takes `ssl=`
+                mode = f"ssl={url.ssl}" if url.ssl else "no ssl"
+                if url.sslmode and not url.ssl:
+                    mode = "`sslmode=`, which asyncpg does not take (its argument is `ssl=`)"
+                hint = "add ?ssl=verify-full (or ssl=require) to asyncpg URLs of remote database hosts"
+            else:
+                mode = f"sslmode={url.ssl}" if url.ssl else "no sslmode"
+                hint = "add ?sslmode=verify-full (or require) to URLs of remote database hosts"
             yield self.finding(
                 ctx.relpath, url.line, url.col,
-                f"PostgreSQL URL to {url.host} has {mode}; the connection may fall back to plaintext",
-                hint="add ?sslmode=verify-full (or require) to URLs of remote database hosts",
+                f"PostgreSQL URL to {url.host} has {mode}; the connection may fall back to plaintext", hint=hint,
             )

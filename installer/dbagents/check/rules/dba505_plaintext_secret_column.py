@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from dbagents.check.facts.secrets import KEY as SECRETS
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
 SECRET = re.compile(
     r"(?:^|_)(password|passwd|pwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|secret_?key"
-    r"|client_secret|refresh_token|access_token|auth_token|otp_secret|totp_secret)(?:_|$)"
+    r"|client_secret|refresh_token|access_token|auth_token|otp_secret|totp_secret|(?:t?otp|mfa|2fa)_?(?:seed|key))(?:_|$)"
 )
 SAFE_PARTS = {
     "hash", "hashed", "digest", "salt", "salted", "encrypted", "enc", "crypt", "crypted", "cipher", "ciphertext",
@@ -65,7 +66,12 @@ Finds mapped and Core columns whose attribute or column name contains `password`
 string or binary type (explicit, or `Mapped[str]`), unless the name says it is not the secret itself:
 `password_hash`, `token_digest`, `encrypted_api_key`, `api_key_prefix`, `token_expires_at`, `token_type`.
 Columns with a non-string type (binary hash output, an encrypted or password type from sqlalchemy-utils)
-and fixed-size columns typical of digests (`CHAR(n)`, `String(40|60|64)`) are not reported.
+are not reported, nor are columns a `@validates(...)` hook or a property setter of the class hashes or
+encrypts before storing (`return hash_password(value)`). Fixed-size columns typical of digests (`CHAR(n)`,
+`String(40|60|64)`) are left alone unless the code stores a generated token in them — a token generator as
+the column's `default=` (`lambda: generate_token(40)`) or assigned to the attribute (`user.api_key =
+secrets.token_hex(32)`, `otp_secret = pyotp.random_base32()`): then they hold the raw token. A column declared
+in a mixin is named as the mixin's column, since a conditional `declared_attr` may give it to some tables only.
 
 ## Why is this bad
 A secret stored in plain text is exposed to every backup, replica, log of a slow query, support dump and
@@ -94,6 +100,16 @@ api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of 
             "    secret = Column(EncryptedType(String, key))\n"
             "    _password = Column('password_digest', String(255))\n"
         ),
+        Example(
+            HEAD + "from sqlalchemy.orm import validates\nclass User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    password: Mapped[str] = mapped_column(String(128))\n"
+            "    _secret: Mapped[str] = mapped_column('secret', String(128))\n"
+            "    @validates('password')\n    def _hash(self, key, plaintext):\n        return hash_password(plaintext)\n"
+            "    @hybrid_property\n    def secret(self):\n        return self._secret\n"
+            "    @secret.setter\n    def secret(self, value):\n        self._secret = fernet.encrypt(value)\n",
+            note="hashed by a @validates hook / encrypted by a setter",
+        ),
     ]
     invalid = [
         Example(
@@ -104,19 +120,42 @@ api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of 
             "    resetPasswordToken = Column(Text)\n",
             lines=(7, 8, 9),
         ),
+        Example(
+            HEAD + "import secrets\nclass Client(Base):\n    __tablename__ = 'clients'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    api_key: Mapped[str] = mapped_column(String(40), default=lambda: secrets.token_hex(20))\n"
+            "    otp_secret: Mapped[str] = mapped_column(String(32))\n"
+            "def enrol(client):\n    client.otp_secret = pyotp.random_base32()\n",
+            lines=(8, 9), note="raw tokens in digest-sized columns",
+        ),
     ]
 
     def check(self, project) -> Iterable[Finding]:
         index = project.get("models")
+        hashed: set[tuple[str, str]] = set()
+        raw_lines: set[tuple[str, int]] = set()
+        raw_attrs: set[str] = set()
+        for relpath, facts in project.module_facts(SECRETS):
+            hashed.update((cls, attr) for cls, attr in facts["hashed"])
+            raw_lines.update((relpath, n) for n in facts["raw_lines"])
+            raw_attrs.update(facts["raw_attrs"])
         for t, c in index.unique_columns():
             if c.sql_type not in STRING_TYPES:
                 continue
             if not all(looks_secret(n) for n in {c.attr.lstrip("_"), c.name}):
                 continue
-            if _hash_sized(c):
-                continue  # `_password = Column("password_digest", …)`: the stored name says it is hashed
+            classes = {c.owner, *t.classes} - {""}
+            if any((cls, c.attr) in hashed or (cls, c.attr.lstrip("_")) in hashed for cls in classes):
+                continue  # a @validates hook or a property setter hashes the value before it is stored
+            raw = (c.relpath, c.line) in raw_lines or c.attr in raw_attrs or c.attr.lstrip("_") in raw_attrs
+            if _hash_sized(c) and not raw:
+                continue  # CHAR(n)/String(40|60|64) and nothing in the code stores a generated token there
+            where = obj = f"{t.name}.{c.name}"
+            if (c.owner and c.owner not in t.classes) or c.relpath != t.relpath:
+                where, obj = f"the mixin column `{c.attr}`", c.attr  # not every table may get it (declared_attr)
+            how = "a generated token stored" if raw else "a secret stored"
             yield self.finding(
                 c.relpath, c.line, c.col,
-                f"{t.name}.{c.name} looks like a secret stored as plain {c.sql_type}",
-                end_line=c.end_line, obj=f"{t.name}.{c.name}",
+                f"{where} looks like {how} as plain {c.sql_type}",
+                end_line=c.end_line, obj=obj,
             )

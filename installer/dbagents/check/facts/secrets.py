@@ -1,0 +1,97 @@
+"""How a file treats secret-looking attributes (for DBA505), as plain builtins:
+
+- ``hashed``: ``[class, attribute]`` pairs a ``@validates(...)`` hook or a property setter of that class hashes or
+  encrypts before it is stored (``return hash_password(value)``, ``self._password = bcrypt.hashpw(...)``);
+- ``raw_lines``: lines of column declarations whose ``default=`` generates a token (``lambda: generate_token(40)``,
+  ``secrets.token_urlsafe``), i.e. the column holds the raw token whatever its length;
+- ``raw_attrs``: attribute names assigned a freshly generated token anywhere in the file
+  (``client.api_key = secrets.token_hex(32)``, ``user.otp_secret = pyotp.random_base32()``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from dbagents.check.source import SourceFile
+from dbagents.check.walk import of_type
+
+KEY = "secret_columns"
+TRIGGERS = ("validates", ".setter", "token", "secret", "random", "otp", "uuid", "urandom")
+
+HASHING = re.compile(r"hash|crypt|argon|pbkdf|scrypt|digest|hmac|(^|_)sign(_|$)|make_password", re.IGNORECASE)
+GENERATOR = re.compile(r"token_(hex|urlsafe|bytes)|generate_\w*(token|key|secret)|random_base32|random_hex|urandom|"
+                       r"random_string|get_random|uuid[14]|gen_\w*(token|key|secret)", re.IGNORECASE)
+COLUMN_CALLS = {"Column", "mapped_column", "Field", "column_property"}
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
+def _called(node: ast.AST) -> list[str]:
+    """Dotted-ish names of every call in `node` (`bcrypt.hashpw` gives "hashpw" and "bcrypt")."""
+    out = []
+    for call in of_type(node, ast.Call):
+        f = call.func
+        while isinstance(f, ast.Attribute):
+            out.append(f.attr)
+            f = f.value
+        if isinstance(f, ast.Name):
+            out.append(f.id)
+    return out
+
+
+def _hashes(fn: ast.AST) -> bool:
+    return any(HASHING.search(n) for n in _called(fn))
+
+
+def _generates(node: ast.AST | None) -> bool:
+    if node is None:
+        return False
+    names = [node.id] if isinstance(node, ast.Name) else [node.attr] if isinstance(node, ast.Attribute) else []
+    return any(GENERATOR.search(n) for n in names + _called(node))
+
+
+def _hooked(fn: ast.AST) -> list[str]:
+    """Attributes `fn` stands in front of: `@validates("a", "b")` names, or a property setter's own name and
+    the `self.x` it assigns."""
+    names: list[str] = []
+    for dec in fn.decorator_list:
+        if isinstance(dec, ast.Call) and _name(dec) == "validates":
+            names.extend(a.value for a in dec.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+        elif isinstance(dec, ast.Attribute) and dec.attr in ("setter", "expression_setter"):
+            names.append(fn.name)
+            for node in of_type(fn, ast.Attribute):
+                if isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                    names.append(node.attr)
+    return names
+
+
+def extract(src: SourceFile) -> dict | None:
+    hashed: list[list[str]] = []
+    for cls in of_type(src.tree, ast.ClassDef):
+        for fn in cls.body:
+            if isinstance(fn, _FUNCS) and fn.decorator_list:
+                names = _hooked(fn)
+                if names and _hashes(fn):
+                    hashed.extend([cls.name, n] for n in dict.fromkeys(names))
+    raw_lines: list[int] = []
+    for call in of_type(src.tree, ast.Call):
+        if _name(call) in COLUMN_CALLS:
+            for kw in call.keywords:
+                if kw.arg in ("default", "default_factory", "insert_default") and _generates(kw.value):
+                    raw_lines.extend(range(call.lineno, (call.end_lineno or call.lineno) + 1))
+    raw_attrs: list[str] = []
+    for node in of_type(src.tree, ast.Assign):
+        if _generates(node.value):
+            raw_attrs.extend(t.attr for t in node.targets if isinstance(t, ast.Attribute))
+    for call in of_type(src.tree, ast.Call):  # Model(api_key=secrets.token_hex(32))
+        raw_attrs.extend(kw.arg for kw in call.keywords if kw.arg and _name(call) not in COLUMN_CALLS
+                         and _generates(kw.value))
+    if not (hashed or raw_lines or raw_attrs):
+        return None
+    return {"hashed": hashed, "raw_lines": sorted(set(raw_lines)), "raw_attrs": sorted(set(raw_attrs))}

@@ -1,0 +1,64 @@
+"""DBA505 on the shapes real projects write (issue 12): hooks that hash, mixin columns, raw tokens."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from dbagents.check.engine import check_tree
+from dbagents.config import Config
+
+BASE = "from sqlalchemy import Column, String, Integer\nfrom sqlalchemy.orm import DeclarativeBase, declared_attr\n" \
+       "class Base(DeclarativeBase):\n    pass\n"
+
+
+def found(tmp_path: Path, files: dict[str, str]) -> list:
+    for rel, text in files.items():
+        target = tmp_path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text), encoding="utf-8")
+    outcome = check_tree([tmp_path], root=tmp_path, config=Config(), enabled={"DBA505"}, jobs=1, use_cache=False)
+    return [f for f in outcome.findings if f.rule_id == "DBA505"]
+
+
+def test_a_conditional_declared_attr_is_named_as_the_mixin_column(tmp_path):
+    mixin = BASE + (
+        "class ProtectionMixin:\n    allow_access_key = False\n\n    @declared_attr\n    def access_key(cls):\n"
+        "        if cls.allow_access_key:\n            return Column(String, nullable=False, default='')\n"
+    )
+    models = (
+        "from app.base import Base, ProtectionMixin\nfrom sqlalchemy import Column, Integer\n"
+        "class Attachment(ProtectionMixin, Base):\n    __tablename__ = 'attachments'\n"
+        "    id = Column(Integer, primary_key=True)\n"
+        "class Event(ProtectionMixin, Base):\n    __tablename__ = 'events'\n    allow_access_key = True\n"
+        "    id = Column(Integer, primary_key=True)\n"
+    )
+    got = found(tmp_path, {"app/base.py": mixin, "app/models.py": models})
+    assert all("attachments" not in f.message for f in got)
+    assert [(f.path, f.line) for f in got] == [("app/base.py", 9)] and "mixin column `access_key`" in got[0].message
+
+
+def test_a_setter_that_hashes_in_another_shape(tmp_path):
+    code = BASE + (
+        "class Team(Base):\n    __tablename__ = 'teams'\n    id = Column(Integer, primary_key=True)\n"
+        "    _password = Column('password', String(128))\n"
+        "    @property\n    def password(self):\n        return self._password\n"
+        "    @password.setter\n    def password(self, plaintext):\n        self._password = bcrypt.hashpw(plaintext, salt)\n"
+        "class Plain(Base):\n    __tablename__ = 'plain'\n    id = Column(Integer, primary_key=True)\n"
+        "    password = Column(String(128))\n"
+        "    @validates('password')\n    def _check(self, key, value):\n        assert len(value) > 8\n        return value\n"
+    )
+    got = found(tmp_path, {"app/models.py": code})
+    assert [f.line for f in got] == [18]  # the validator that does not hash leaves Plain.password reported
+
+
+def test_a_token_assigned_elsewhere_makes_a_digest_sized_column_raw(tmp_path):
+    models = BASE + (
+        "class ApiKey(Base):\n    __tablename__ = 'api_keys'\n    id = Column(Integer, primary_key=True)\n"
+        "    api_key = Column(String(64), unique=True)\n    token_hash = Column(String(64))\n"
+        "class Session(Base):\n    __tablename__ = 'sessions'\n    id = Column(Integer, primary_key=True)\n"
+        "    token = Column(String(64))\n"
+    )
+    service = "import secrets\ndef issue(db):\n    key = ApiKey(api_key=secrets.token_urlsafe(48))\n    db.session.add(key)\n"
+    got = found(tmp_path, {"app/models.py": models, "app/service.py": service})
+    assert [f.line for f in got] == [8] and "generated token" in got[0].message  # Session.token: no evidence
