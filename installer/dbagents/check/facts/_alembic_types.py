@@ -97,8 +97,11 @@ def keeps_table(old: ColumnType | None, new: ColumnType | None) -> bool:
     return False
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return (a or "").lower() == (b or "").lower()
+def _same(a: Any, b: Any) -> bool:
+    """Names equal ignoring case (None only equals None; a non-string never matches)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()
 
 
 def old_type_from_downgrade(rev: Revision, table: str | None, column: str | None,
@@ -116,4 +119,60 @@ def old_type_from_downgrade(rev: Revision, table: str | None, column: str | None
             if (action.kind == "alter_type" and _same(action.table, table) and _same(action.schema, schema)
                     and _same(action.name, column)):
                 return from_sql(action.detail, column)
+    return None
+
+
+def _column_type(col: Any, column: str) -> ColumnType | None:
+    """The type of `sa.Column("column", sa.String(50), …)` when `col` is that column (None otherwise)."""
+    if not (isinstance(col, Call) and col.short == "Column" and col.args and _same(col.args[0], column)):
+        return None
+    type_ = col.args[1] if len(col.args) > 1 else col.kwargs.get("type_")
+    return from_value(type_)
+
+
+def _type_set_in(rev: Revision, table: str, column: str, schema: str | None) -> ColumnType | None | bool:
+    """The column's type as `rev`'s upgrade() leaves it: a ColumnType, None when it sets a type we do not model,
+    False when `rev` does not touch the column's type."""
+    found: ColumnType | None | bool = False
+    for op in rev.upgrade_ops():
+        if not _same(op.table, table) or not _same(op.schema, schema):
+            continue
+        if op.name == "alter_column" and _same(op.param("column_name"), column) and op.param("type_") is not None:
+            found = from_value(op.param("type_"))
+        elif op.name == "add_column" and isinstance(op.param("column"), Call):
+            col = op.param("column")
+            if _same(col.args[0] if col.args else None, column):
+                found = _column_type(col, column)
+        elif op.name == "create_table":
+            for key, value in op.params.items():
+                if key.startswith("arg") and isinstance(value, Call) and value.short == "Column":
+                    if _same(value.args[0] if value.args else None, column):
+                        found = _column_type(value, column)
+    return found
+
+
+def old_type_from_history(revisions: dict[str, Revision], rev: Revision, table: str | None, column: str | None,
+                          schema: str | None, limit: int = 400) -> ColumnType | None:
+    """The type the earlier revisions gave the column (nearest ancestor that created or retyped it), walking
+    down_revision links; None when no ancestor says, or two parents disagree."""
+    if not table or not column:
+        return None
+    frontier, seen, steps = list(rev.down_revisions), set(), 0
+    while frontier and steps < limit:
+        answers = []
+        next_frontier: list[str] = []
+        for rid in frontier:
+            parent = revisions.get(rid)
+            if parent is None or rid in seen:
+                continue
+            seen.add(rid)
+            steps += 1
+            found = _type_set_in(parent, table, column, schema)
+            if found is False:
+                next_frontier.extend(parent.down_revisions)
+            else:
+                answers.append(found)
+        if answers:
+            return answers[0] if all(a == answers[0] for a in answers) and not next_frontier else None
+        frontier = next_frontier
     return None

@@ -7,12 +7,22 @@ from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
 from dbagents.check.facts._alembic_model import Call, Op, Ref, Revision
-from dbagents.check.facts._alembic_types import from_sql, from_value, keeps_table, old_type_from_downgrade
+from dbagents.check.facts._alembic_types import (
+    from_sql,
+    from_value,
+    keeps_table,
+    old_type_from_downgrade,
+    old_type_from_history,
+)
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
 OTHER_DIALECT_MODULES = {"mysql", "sqlite", "mssql", "oracle"}
+PARENT = ('import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0f9e8d"\ndown_revision = None\n\n\n'
+          'def upgrade():\n    op.create_table("users", sa.Column("id", sa.Integer(), primary_key=True),\n'
+          '                    sa.Column("name", sa.String(100)), sa.Column("visits", sa.Integer()))\n')
+HISTORY = {**FILES, "migrations/versions/0f9e8d_create.py": PARENT}
 _SAFE_SQL_TARGET = re.compile(r"^(TEXT|CHARACTER VARYING|VARCHAR)\s*(USING\b.*)?$", re.I)
 
 
@@ -31,9 +41,9 @@ def _plain_cast(using, column) -> bool:
             and re.match(rf'^"?{re.escape(column)}"?\s*::', using.strip(), re.I) is not None)
 
 
-def _keeps_table(rev: Revision, op: Op) -> bool:
+def _keeps_table(env, rev: Revision, op: Op) -> bool:
     """Is this alter_column a change PostgreSQL makes without rewriting (old type from existing_type=, else from
-    what downgrade() sets the column back to)?"""
+    what downgrade() sets the column back to, else from the revision that created or last retyped it)?"""
     column = op.param("column_name")
     using = op.param("postgresql_using")
     if using is not None and not _plain_cast(using, column):
@@ -41,13 +51,16 @@ def _keeps_table(rev: Revision, op: Op) -> bool:
     old = from_value(op.param("existing_type"))
     if old is None and isinstance(column, str):
         old = old_type_from_downgrade(rev, op.table, column, op.schema)
+    if old is None and isinstance(column, str):
+        old = old_type_from_history(env.revisions, rev, op.table, column, op.schema)
     return keeps_table(old, from_value(op.param("type_")))
 
 
-def _sql_keeps_table(rev: Revision, action) -> bool:
+def _sql_keeps_table(env, rev: Revision, action) -> bool:
     if _SAFE_SQL_TARGET.match(action.detail.strip()):
         return True
-    old = old_type_from_downgrade(rev, action.table, action.name, action.schema)
+    old = (old_type_from_downgrade(rev, action.table, action.name, action.schema)
+           or old_type_from_history(env.revisions, rev, action.table, action.name, action.schema))
     return keeps_table(old, from_sql(action.detail, action.name))
 
 
@@ -64,7 +77,8 @@ Finds `op.alter_column(..., type_=…)` (and `batch_op` forms, and `ALTER COLUMN
 on a table the same revision did not create. Changes PostgreSQL makes without rewriting the table are not
 reported: a longer or unbounded `VARCHAR`, `VARCHAR`/`TEXT` to `TEXT`, and a `NUMERIC` with more precision and
 the same scale (or no precision at all). The old type is read from `existing_type=`, else from what
-`downgrade()` sets the column back to (`alter_column(type_=…)` or `ALTER COLUMN … TYPE`). A
+`downgrade()` sets the column back to (`alter_column(type_=…)` or `ALTER COLUMN … TYPE`), else from the
+earlier revision that created or last retyped the column (`create_table`, `add_column`, `alter_column`). A
 `postgresql_using=` / `USING` other than a plain cast of the column itself counts as a rewrite.
 
 ## Why is this bad
@@ -103,6 +117,8 @@ op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Nu
                               ' USING amount::numeric(11,2)")\n',
                               '    op.execute("ALTER TABLE shop.orders ALTER COLUMN amount TYPE numeric(8,2)")\n'),
                 path=PATH, files=FILES, note="raw SQL numeric widening, old type from downgrade()"),
+        Example(revision_file('    op.alter_column("users", "name", type_=sa.Text())\n'), path=PATH, files=HISTORY,
+                note="varchar -> text, the old type known from the revision that created the column"),
     ]
     invalid = [
         Example(revision_file('    op.alter_column("orders", "amount", type_=sa.Numeric(12, 2),'
@@ -118,6 +134,8 @@ op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Nu
         Example(revision_file('    op.alter_column("users", "email", type_=sa.String(255))\n',
                               '    op.alter_column("users", "email", type_=sa.String())\n'), path=PATH, files=FILES,
                 lines=(10,), note="unbounded varchar -> varchar(255) checks every row"),
+        Example(revision_file('    op.alter_column("users", "visits", type_=sa.BigInteger())\n'), path=PATH,
+                files=HISTORY, lines=(10,), note="integer -> bigint (old type from history) rewrites"),
         Example(revision_file('    op.alter_column("rooms", "lat", type_=sa.Float, postgresql_using="lat::float")\n',
                               '    op.alter_column("rooms", "lat", type_=sa.String)\n'), path=PATH, files=FILES,
                 lines=(10,)),
@@ -125,10 +143,10 @@ op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Nu
 
     def check(self, project) -> Iterable[Finding]:
         graph = project.get("alembic")
-        for _env, rev, op in graph.pg_ops():
+        for env, rev, op in graph.pg_ops():
             if op.name == "alter_column" and "type_" in op.params and op.param("type_") is not None:
                 new, old = op.param("type_"), op.param("existing_type")
-                if rev.is_new_table(op.table) or _keeps_table(rev, op):
+                if rev.is_new_table(op.table) or _keeps_table(env, rev, op):
                     continue
                 if isinstance(new, Call) and new.func.split(".")[0] in OTHER_DIALECT_MODULES:
                     continue  # mysql.DATETIME(...) and friends: not a PostgreSQL change
@@ -142,7 +160,7 @@ op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Nu
                 )
             elif op.name == "execute":
                 changed = [a for a in op.actions if a.kind == "alter_type" and not rev.is_new_table(a.table)
-                           and not _sql_keeps_table(rev, a)]
+                           and not _sql_keeps_table(env, rev, a)]
                 if not changed:
                     continue
                 columns = ", ".join(f"{a.table or '?'}.{a.name or '?'} to {a.detail.split(' USING')[0].lower()}"
