@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
+from dbagents.check.facts._alembic_model import literal_name
 from dbagents.check.project_settings import settings_doc
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
@@ -32,6 +33,28 @@ EXCLUSIVE_SQL = {"add_column", "drop_column", "alter_type", "set_not_null", "alt
 
 def _key(table, schema) -> tuple[str, str]:
     return ((table or "").lower(), (schema or "").lower())
+
+
+def _index_tables(env) -> dict[str, tuple[str, str] | None]:
+    """Index name -> (table, schema) from every create_index of the env (None when two tables use the name):
+    where a raw `DROP INDEX name` (or a drop_index without table_name) points."""
+    out: dict[str, tuple[str, str] | None] = {}
+
+    def add(name, table, schema):
+        if not name or not table:
+            return
+        key = name.lower()
+        where = _key(table, schema)
+        out[key] = where if out.get(key, where) == where else None
+
+    for rev in env.revisions.values():
+        for op in rev.upgrade_ops():
+            if op.name == "create_index":
+                add(literal_name(op.param("index_name")), op.table, op.schema)
+            for action in op.actions:
+                if action.kind == "create_index":
+                    add(action.name, action.table, action.schema)
+    return out
 
 
 def _exclusive_tables(rev) -> set[tuple[str, str]]:
@@ -64,7 +87,9 @@ in `op.execute()` SQL: `DROP INDEX` / `REINDEX` without `CONCURRENTLY`, `VACUUM 
 `TRUNCATE … CASCADE`. A `drop_index` is not reported when the same transaction already takes ACCESS
 EXCLUSIVE on that table another way (adds, drops or alters a column, adds or drops a constraint, renames or
 drops the table — the usual autogenerate "drop the index, then the column"): dropping the index concurrently
-would not spare the table that lock. Enum `ALTER TYPE … ADD VALUE` is not a lock problem and is not reported.
+would not spare the table that lock. A raw `DROP INDEX name` (or a `drop_index` without `table_name`) is
+matched to its table through the `create_index` that made it. Enum `ALTER TYPE … ADD VALUE` is not a lock
+problem and is not reported.
 
 ## Why is this bad
 These take an ACCESS EXCLUSIVE lock (or block writes) on a live table: `DROP INDEX` waits in the lock queue
@@ -100,6 +125,12 @@ def upgrade():
                               '    op.drop_table("audit", schema="app")\n'), path=PATH, files=FILES),
         Example(revision_file("    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'paused'\")\n"),
                 path=PATH, files=FILES, note="enum ADD VALUE is not a lock problem"),
+        Example(revision_file('    op.drop_column("orders", "legacy")\n'
+                              '    op.execute("DROP INDEX IF EXISTS ix_orders_legacy")\n'), path=PATH,
+                files={**FILES, "migrations/versions/0f9e8d_create.py": (
+                    'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0f9e8d"\ndown_revision = None\n\n\n'
+                    'def upgrade():\n    op.create_index(op.f("ix_orders_legacy"), "orders", ["legacy"])\n')},
+                note="raw DROP INDEX: its table is known from the create_index, which the transaction locks anyway"),
     ]
     invalid = [
         Example(revision_file('    op.drop_index("ix_o", table_name="orders")\n'), path=PATH, files=FILES,
@@ -116,24 +147,46 @@ def upgrade():
     def check(self, project) -> Iterable[Finding]:
         graph = project.get("alembic")
         exclusive: dict[str, set[tuple[str, str]]] = {}
-        for _env, rev, op in graph.pg_ops():
+        indexes: dict[str, dict] = {}
+        for env, rev, op in graph.pg_ops():
+            if op.name not in ("drop_index", "execute") or op.kw_true("postgresql_concurrently"):
+                continue
+            if rev.relpath not in exclusive:
+                exclusive[rev.relpath] = _exclusive_tables(rev)
             if op.name == "drop_index":
-                if op.kw_true("postgresql_concurrently") or rev.is_new_table(op.table):
+                where = _key(op.table, op.schema) if op.table else self._indexed(env, indexes, op.param("index_name"))
+                if where and (rev.is_new_table(where[0]) or (not op.autocommit and where in exclusive[rev.relpath])):
                     continue
-                if rev.relpath not in exclusive:
-                    exclusive[rev.relpath] = _exclusive_tables(rev)
-                if op.table and not op.autocommit and _key(op.table, op.schema) in exclusive[rev.relpath]:
-                    continue
-                table = op.table or op.param("table_name")
-                where = f" on {table!r}" if isinstance(table, str) else ""
+                table = where[0] if where else None
+                on = f" on {table!r}" if table else ""
                 yield self.finding(
                     rev.relpath, op.line, op.col,
-                    f"drop_index{where} without postgresql_concurrently=True takes an ACCESS EXCLUSIVE lock",
+                    f"drop_index{on} without postgresql_concurrently=True takes an ACCESS EXCLUSIVE lock",
                     end_line=op.end_line,
                 )
-            elif op.name == "execute":
-                for action in op.actions:
-                    if action.kind not in SQL_MESSAGES or action.concurrently:
+                continue
+            for action in op.actions:
+                if action.kind not in SQL_MESSAGES or action.concurrently:
+                    continue
+                message, hint = SQL_MESSAGES[action.kind]
+                if action.kind == "drop_index":
+                    where = self._indexed(env, indexes, action.name, action.schema)
+                    if where and (rev.is_new_table(where[0]) or
+                                  (not op.autocommit and where in exclusive[rev.relpath])):
                         continue
-                    message, hint = SQL_MESSAGES[action.kind]
-                    yield self.finding(rev.relpath, op.line, op.col, message, hint=hint, end_line=op.end_line)
+                    if where:
+                        message = message.replace("on the table", f"on {where[0]!r}")
+                yield self.finding(rev.relpath, op.line, op.col, message, hint=hint, end_line=op.end_line)
+
+    @staticmethod
+    def _indexed(env, cache: dict, name, schema: str | None = None) -> tuple[str, str] | None:
+        """(table, schema) of the index `name` (from the env's create_index calls), if one table has it."""
+        name = literal_name(name)
+        if not name:
+            return None
+        if env.name not in cache:
+            cache[env.name] = _index_tables(env)
+        where = cache[env.name].get(name.lower())
+        if where and schema and where[1] and where[1] != schema.lower():
+            return None
+        return where
