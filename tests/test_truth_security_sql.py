@@ -201,3 +201,36 @@ async def fetch(db: Connection, name):
     return await db.fetchall(f"SELECT * FROM t WHERE name = '{name}'")
 '''
     assert found(tmp_path, code) == [13]
+
+
+def test_constant_members_another_file_defines(tmp_path):
+    compat = '''
+from sqlalchemy import text
+
+class Compat:
+    type = "postgres"
+
+    @property
+    def timestamp_now(self) -> str:
+        if self.type == "postgres":
+            return "now()"
+        return "(strftime('%s', 'now'))"
+
+    @property
+    def references_schema(self) -> str:
+        return f"{self.schema}."
+
+    def execute(self, query):
+        return self.conn.execute(text(query))
+'''
+    migrations = '''
+async def m001(db):
+    await db.execute(f"ALTER TABLE a ADD COLUMN at TIMESTAMP DEFAULT {db.timestamp_now}")
+    await db.execute(f"CREATE TABLE {db.references_schema}b (id int)")
+    await db.execute(f"DELETE FROM a WHERE at < {db.timestamp_now} AND n = '{db.name}'")
+'''
+    for rel, text in {"app/db.py": compat, "app/migrations.py": migrations}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    outcome = check_tree([tmp_path], root=tmp_path, config=Config(), enabled={"DBA501"}, jobs=1, use_cache=False)
+    assert sorted((f.path, f.line) for f in outcome.findings) == [("app/migrations.py", 4), ("app/migrations.py", 5)]

@@ -21,7 +21,7 @@ def found(tmp_path: Path, code: str, rule: str, path: str = "app/settings.py") -
 
 
 @pytest.mark.parametrize("password", ["pass", "password", "changeme", "change_me", "yourTopSecretPassword",
-                                      "your_password", "secret", "${DB_PASSWORD}", "the-$password", "mypassword"])
+                                      "your_password", "secret", "${DB_PASSWORD}", "the-$password", "mypassword", "p"])
 def test_placeholder_passwords(tmp_path, password):
     assert found(tmp_path, f'URL = "postgresql://app:{password}@db.acme.io/app"\n', "DBA502") == []
 
@@ -55,6 +55,7 @@ def test_rfc2606_hosts(tmp_path, host):
     ("postgresql://app:p#ss@db.acme.io/app", "db.acme.io"),
     ("postgresql://app:p@ss@db.acme.io/app", "db.acme.io"),
     ("postgresql://app:p?ss@db.acme.io:5432/app?sslmode=require", "db.acme.io"),
+    ("postgresql://app:P@ss!#$%^&*()+;'<>?@db.acme.io:5432/app", "db.acme.io"),
 ])
 def test_hash_and_at_inside_the_password(tmp_path, url, host):
     got = found(tmp_path, f'URL = "{url}"\n', "DBA502")

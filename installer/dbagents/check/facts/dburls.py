@@ -23,9 +23,14 @@ URL = re.compile(  # the netloc runs to the last `@` before the path: a password
     r"(?P<scheme>[A-Za-z][A-Za-z0-9_]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://"
     r"(?P<netloc>(?:[^\s'\"/]*@)?[^/?#\s'\"@]*)(?P<rest>[^\s'\"]*)"
 )
+# In a Python string the text is exact: quotes inside the password are part of it.
+URL_IN_STRING = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9_]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://"
+    r"(?P<netloc>(?:[^\s/]*@)?[^/?#\s'\"@]*)(?P<rest>[^\s'\"]*)"
+)
 # Passwords that stand for "put yours here" in docs, templates and prompts (not a credential anyone uses).
 PLACEHOLDER_PASSWORDS = re.compile(
-    r"^(pass|password|passwd|pwd|pw|secret|changeme|change[-_]?me|changeit|change[-_]?this|placeholder|example|"
+    r"^(.|pass|password|passwd|pwd|pw|secret|changeme|change[-_]?me|changeit|change[-_]?this|placeholder|example|"
     r"dummy|redacted|hidden|user[-_]?pass(word)?|db[-_]?pass(word)?|"
     r"(your|my|some|the|a)[-_]?\w*(pass|password|passwd|pwd|secret)\w*|\w*(password|passwd)[-_]?here)$",
     re.IGNORECASE,
@@ -85,7 +90,7 @@ def is_reserved_host(host: str) -> bool:
 
 def parse_urls(text: str, line: int, col: int, kind: str) -> list[DbUrl]:
     found = []
-    for m in URL.finditer(text):
+    for m in (URL_IN_STRING if kind == "python" else URL).finditer(text):
         scheme = m.group("scheme").lower()
         if scheme not in DIALECTS:
             continue

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dbagents.check.facts._sql_module import ModuleKnowledge, const_params, record_call, survey
 from dbagents.check.names import dotted as _dotted
-from dbagents.check.source import SourceFile
+from dbagents.check.source import SourceFile, Suppressions, scan_suppressions
 from dbagents.check.walk import of_type, span
 
 KEY = "sql"
@@ -53,6 +53,7 @@ class Val:
     sql: str = ""  # constant fragments, for keyword checks
     is_str: bool = True
     spans: tuple = ()  # (first, last) lines of the expressions/statements that built the dynamic parts
+    members: tuple | None = None  # when every dynamic part is `x.attr`/`x.method()`: those names (else None)
 
 
 CONST = Val(False, is_str=False)
@@ -71,6 +72,9 @@ class SqlSink:
     via: str  # local variable it travelled through ("" = inline)
     receiver: str  # dotted receiver text for method sinks ("session", "op", "cursor", …)
     spans: tuple = ()  # where the SQL was built: a `# noqa: S608` / `# nosec B608` on any of these lines counts
+    members: tuple | None = None  # the only dynamic parts are these attributes/methods (another file may
+    #                               define them as constants: DBA501 looks project-wide), None = anything else
+    marked: bool = False  # `# noqa: S608` / `# nosec B608` on the call or on every statement that built it
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class StringExecute:
 class SqlFacts:
     sinks: list[SqlSink] = field(default_factory=list)
     string_executes: list[StringExecute] = field(default_factory=list)
+    const_members: list[str] = field(default_factory=list)  # argument-less methods/properties returning constants
+    other_members: list[str] = field(default_factory=list)  # methods of the same kind that do not
 
 
 def dotted(node: ast.AST) -> str:
@@ -218,6 +224,8 @@ class _Scope:
 
     @staticmethod
     def merge(a: Val | None, b: Val | None) -> Val | None:
+        if a is not None and a.dynamic and b is not None and b.dynamic:
+            return _join(a, b)
         if a is not None and a.dynamic:
             return a
         if b is not None and b.dynamic:
@@ -260,18 +268,32 @@ class _Scope:
 
     def _fstring(self, node: ast.JoinedStr) -> Val:
         text = []
+        first: Val | None = None
+        members: tuple | None = ()
         for part in node.values:
             if isinstance(part, ast.Constant):
                 text.append(str(part.value))
             elif isinstance(part, ast.FormattedValue):
                 val = self.classify(part.value)
                 if val is not None and val.dynamic:
-                    return val
-                if not self.safe(part.value):
-                    return Val(True, "f-string", node.lineno, "".join(text) + _const_tail(node), spans=_span(node))
-                if val is not None:
+                    first = first or val
+                    members = None if members is None or val.members is None else members + val.members
+                elif not self.safe(part.value):
+                    first = first or Val(True, "f-string", node.lineno, "".join(text) + _const_tail(node),
+                                         spans=_span(node))
+                    member = self._member(part.value)
+                    members = None if members is None or member is None else members + (member,)
+                elif val is not None:
                     text.append(val.sql)
-        return Val(False, sql="".join(text))
+        if first is None:
+            return Val(False, sql="".join(text))
+        return _with_members(first, members)
+
+    def _member(self, node: ast.AST) -> str | None:
+        """`x.attr` or `x.method(<constants>)`: the name another file may define as a constant."""
+        if isinstance(node, ast.Call) and all(self.safe(a) for a in node.args) and not node.keywords:
+            node = node.func
+        return node.attr if isinstance(node, ast.Attribute) else None
 
     def _binop(self, node: ast.BinOp) -> Val | None:
         left = self.classify(node.left)
@@ -279,7 +301,7 @@ class _Scope:
             if left is None or not left.is_str:
                 return None
             if left.dynamic:
-                return left
+                return _with_members(left, None)
             args = node.right.elts if isinstance(node.right, ast.Tuple) else (
                 node.right.values if isinstance(node.right, ast.Dict) else [node.right]
             )
@@ -288,9 +310,11 @@ class _Scope:
             return Val(True, "%", node.lineno, left.sql, spans=_span(node))
         if isinstance(node.op, ast.Add):
             right = self.classify(node.right)
-            for side in (left, right):
+            if left is not None and left.dynamic and right is not None and right.dynamic:
+                return _join(left, right)
+            for side, other in ((left, node.right), (right, node.left)):
                 if side is not None and side.dynamic:
-                    return side
+                    return side if self.safe(other) else _with_members(side, None)
             if left is not None and right is not None:
                 return Val(False, sql=left.sql + right.sql, is_str=left.is_str or right.is_str)
             known = left if left is not None else right
@@ -310,7 +334,7 @@ class _Scope:
             recv = self.classify(node.func.value)
             if name == "format" and recv is not None and recv.is_str:
                 if recv.dynamic:
-                    return recv
+                    return _with_members(recv, None)
                 args = list(node.args) + [k.value for k in node.keywords]
                 if all(self.safe(a) for a in args):
                     return Val(False, sql=recv.sql)
@@ -483,8 +507,8 @@ class _Scope:
 
     @staticmethod
     def merge_names(a: Val | None, b: Val | None) -> Val | None:
-        if a is not None and a.dynamic and b is not None and b.dynamic and a.spans != b.spans:
-            return Val(True, a.how, a.line, a.sql, a.is_str, a.spans + tuple(s for s in b.spans if s not in a.spans))
+        if a is not None and a.dynamic and b is not None and b.dynamic:
+            return _join(a, b)
         if a is not None and a.dynamic:
             return a
         if b is not None and b.dynamic:
@@ -595,7 +619,7 @@ class _Scope:
         via = arg.id if isinstance(arg, ast.Name) else ""
         self.facts.sinks.append(
             SqlSink(sink, call.lineno, call.col_offset + 1, call.end_lineno or 0, val.how, val.line, via, receiver,
-                    val.spans)
+                    val.spans, tuple(sorted(set(val.members))) if val.members is not None else None)
         )
 
 
@@ -616,7 +640,17 @@ def _built_in(val: Val | None, stmt: ast.stmt) -> Val | None:
         return val
     first, last = _span(stmt)[0]
     outside = tuple(s for s in val.spans if not (first <= s[0] and s[1] <= last))
-    return Val(True, val.how, val.line, val.sql, val.is_str, outside + ((first, last),))
+    return Val(True, val.how, val.line, val.sql, val.is_str, outside + ((first, last),), val.members)
+
+
+def _with_members(val: Val, members: tuple | None) -> Val:
+    return Val(val.dynamic, val.how, val.line, val.sql, val.is_str, val.spans, members)
+
+
+def _join(a: Val, b: Val) -> Val:
+    """Both dynamic: built at the sites of both, member-only if both are."""
+    members = None if a.members is None or b.members is None else a.members + b.members
+    return Val(True, a.how, a.line, a.sql, a.is_str, a.spans + tuple(s for s in b.spans if s not in a.spans), members)
 
 
 def _quote_escape(call: ast.Call) -> bool:
@@ -722,6 +756,32 @@ def _returns_constant(fn, consts: dict[str, Val], collections: set[str], imports
     return bool(scope.returns) and all(v is not None and not v.dynamic for v in scope.returns)
 
 
+def _marked(marks: Suppressions, sink: SqlSink) -> bool:
+    """`# noqa: S608` / `# nosec B608` (or DBA501) on a line of the sink's call, or on a line of every
+    statement that built the SQL (ruff puts it on the string's closing line)."""
+    if marks.suppresses("DBA501", *range(sink.line, max(sink.line, sink.end_line) + 1)):
+        return True
+    return bool(sink.spans) and all(marks.suppresses("DBA501", *range(a, b + 1)) for a, b in sink.spans)
+
+
+def _export_members(tree: ast.Module, consts: dict[str, Val], collections: set[str], imports: SqlImports,
+                    facts: SqlFacts) -> None:
+    """Argument-less methods/properties and class attributes of this file, constant or not, for other files'
+    `db.timestamp_now` (DBA501 resolves those project-wide)."""
+    const, other = set(imports.known.const_attrs), set()
+    for cls in of_type(tree, ast.ClassDef):
+        for fn in cls.body:
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and len(_all_args(fn.args)) == 1 and (
+                not fn.name.startswith("__")
+            ):
+                if fn.name in imports.known.const_funcs or _returns_constant(fn, consts, collections, imports):
+                    const.add(fn.name)
+                else:
+                    other.add(fn.name)
+    facts.const_members = sorted(const - other)
+    facts.other_members = sorted(other)
+
+
 def extract(src: SourceFile) -> SqlFacts | None:
     consts, collections = _module_constants(src.tree)
     facts = SqlFacts()
@@ -734,8 +794,12 @@ def extract(src: SourceFile) -> SqlFacts | None:
         if imports.known.const_funcs or imports.known.const_params:
             facts = SqlFacts()
             _Scope(facts, consts, collections, imports).run(src.tree.body)
-    if not facts.sinks and not facts.string_executes:
+    _export_members(src.tree, consts, collections, imports, facts)
+    if not facts.sinks and not facts.string_executes and not facts.const_members:
         return None
+    if facts.sinks:
+        marks = scan_suppressions(src.text)
+        facts.sinks = [replace(s, marked=_marked(marks, s)) for s in facts.sinks]
     facts.sinks = list({(s.line, s.col, s.sink): s for s in reversed(facts.sinks)}.values())[::-1]
     facts.string_executes = list({(s.line, s.col): s for s in reversed(facts.string_executes)}.values())[::-1]
     return facts

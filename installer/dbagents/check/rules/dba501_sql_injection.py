@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dbagents.check.facts.sql import KEY as SQL
-from dbagents.check.rule import Example, ModuleContext, ModuleRule
-from dbagents.check.source import Suppressions, scan_suppressions
+from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
 HOW = {
@@ -18,23 +17,13 @@ HOW = {
 }
 
 
-def marked(marks: Suppressions, sink) -> bool:
-    """`# noqa: S608` / `# nosec B608` (or DBA501) on a line of the sink's call, or on a line of every
-    statement that built the SQL (ruff puts it on the string's closing line)."""
-    if marks.suppresses("DBA501", *range(sink.line, max(sink.line, sink.end_line) + 1)):
-        return True
-    return bool(sink.spans) and all(marks.suppresses("DBA501", *range(a, b + 1)) for a, b in sink.spans)
-
-
-class SqlInjection(ModuleRule):
+class SqlInjection(ProjectRule):
     id = "DBA501"
     name = "sql-injection"
     groups = ("security",)
     severity = Severity.ERROR
     summary = "SQL text built with an f-string, `%`, `.format()` or `+` from non-constant values reaches a SQL sink."
     hint = 'keep the SQL constant and pass values as bound parameters: text("… WHERE id = :id").bindparams(id=value)'
-    triggers = ("text(", "execute", "exec_driver_sql", "literal_column", "order_by", "filter(", "where(", "having(",
-                "group_by")
     doc = """
 ## What it does
 Follows string values through each function — f-strings, `%` formatting, `.format()`, `+` and `+=`, assignments
@@ -55,6 +44,10 @@ A value we cannot see into (a parameter passed straight to `text(sql)`) is not r
 Calls of the file's own SQL wrappers are sinks as well: a function or method whose parameter reaches
 `execute()`/`text()` (`def fetchall(self, query): … self.conn.execute(text(query))`) reports
 `self.fetchall(f"… {clause}")`.
+
+Attributes and argument-less methods another file of the project defines as constants count as constants
+(`{db.timestamp_column_default}` where the project's `Compat` class returns `"now()"` or `"NULL"`), unless
+some class defines that name otherwise or it is a mapped column.
 
 `# noqa: S608` (ruff) and `# nosec B608` (bandit) are honoured on any line of the call, or of every statement
 that built the SQL — ruff puts the comment on the string's closing line.
@@ -115,21 +108,31 @@ or quote them with the dialect's `identifier_preparer.quote()`.
                 note="the file's own wrapper reaches a sink"),
     ]
 
-    def check(self, ctx: ModuleContext) -> Iterable[Finding]:
-        facts = ctx.facts.get(SQL)
-        if facts is None:
-            return
-        marks = None
-        for sink in facts.sinks:
-            if sink.how == "literal_binds":
-                continue  # DBA506
-            marks = marks if marks is not None else scan_suppressions(ctx.src.text)
-            if marked(marks, sink):
-                continue
-            where = f"via `{sink.via}` (built on line {sink.built_line})" if sink.via else "directly"
-            target = f"{sink.receiver}.{sink.sink}()" if sink.receiver and sink.sink != "op.execute" else f"{sink.sink}()"
-            if sink.sink in ("order_by", "filter", "where", "having", "group_by"):
-                target = f".{sink.sink}()"
-            msg = f"SQL built with {HOW.get(sink.how, sink.how)} from non-constant values reaches {target} {where}"
-            f = self.finding(ctx.relpath, sink.line, sink.col, msg, end_line=sink.end_line)
-            yield f
+    def check(self, project) -> Iterable[Finding]:
+        files = list(project.module_facts(SQL))
+        constant, other = set(), set()
+        for _, facts in files:
+            constant.update(facts.const_members)
+            other.update(facts.other_members)
+        constant -= other | _column_attrs(project)
+        for relpath, facts in files:
+            for sink in facts.sinks:
+                if sink.how == "literal_binds" or sink.marked:
+                    continue  # DBA506 / `# noqa: S608`, `# nosec B608` where the SQL was built
+                if sink.members is not None and set(sink.members) <= constant:
+                    continue  # `{db.timestamp_now}`: a constant property the project defines (lnbits' Compat)
+                yield self.finding(relpath, sink.line, sink.col, message(sink), end_line=sink.end_line)
+
+
+def _column_attrs(project) -> set[str]:
+    """Attribute names mapped as columns anywhere: a constant property elsewhere does not make them constant."""
+    index = project.get("models")
+    return {c.attr for _, c in index.unique_columns()} if index is not None else set()
+
+
+def message(sink) -> str:
+    where = f"via `{sink.via}` (built on line {sink.built_line})" if sink.via else "directly"
+    target = f"{sink.receiver}.{sink.sink}()" if sink.receiver and sink.sink != "op.execute" else f"{sink.sink}()"
+    if sink.sink in ("order_by", "filter", "where", "having", "group_by"):
+        target = f".{sink.sink}()"
+    return f"SQL built with {HOW.get(sink.how, sink.how)} from non-constant values reaches {target} {where}"
