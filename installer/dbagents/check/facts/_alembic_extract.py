@@ -1,23 +1,23 @@
-"""Read one revision script or env.py into plain facts (no AST nodes leave this module)."""
+"""Read one revision script into plain facts: its ids, and the operations of upgrade()/downgrade() in the order
+they run (no AST nodes leave this module). Values: _alembic_values; dialect guards: _alembic_guards;
+env.py and timeouts: _alembic_env."""
 
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any
 
-from dbagents.check.facts._alembic_model import (
-    Call,
-    EnvScript,
-    Expr,
-    Op,
-    Ref,
-    Revision,
-    SqlAction,
-    literal_name,
+from dbagents.check.facts._alembic_env import _timeout_is_local, _timeout_line, extract_env
+from dbagents.check.facts._alembic_guards import _dialect_of_test
+from dbagents.check.facts._alembic_model import Expr, Op, Revision, SqlAction, literal_name
+from dbagents.check.facts._alembic_sql import actions
+from dbagents.check.facts._alembic_values import (
+    _is_update_expression,
+    _string_constants,
+    _unparse,
+    sql_text,
+    to_value,
 )
-from dbagents.check.facts._alembic_sql import HOLE, actions
-from dbagents.check.names import dotted
 from dbagents.check.walk import walk
 
 # Positional parameter names of alembic.op.* and of batch_op.* (the batch form has no table argument).
@@ -59,171 +59,8 @@ BATCH_SIGNATURES: dict[str, tuple[str, ...]] = {
 TABLE_PARAM = ("table_name", "source_table", "old_table_name")
 NOT_OPS = {"get_bind", "get_context", "f", "batch_alter_table", "inline_literal", "implementation_for",
            "register_operation", "invoke", "run_async"}
-SQL_WRAPPERS = {"text", "DDL", "literal_column"}
-TIMEOUT_WORDS = ("lock_timeout", "statement_timeout")
 # Calls outside `op.*` that change the schema: sqlalchemy_searchable's triggers, MetaData/Table create_all.
 DDL_HELPERS = {"sync_trigger", "drop_trigger", "create_all", "drop_all"}
-
-
-def to_value(node: ast.AST, strings: dict[str, str] | None = None) -> Any:
-    """An expression as plain data: literals, lists, Call, Ref, or Expr (source-ish text)."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        return [to_value(e, strings) for e in node.elts]
-    if isinstance(node, ast.Call):
-        func = dotted(node.func) or "?"
-        args = [to_value(a, strings) for a in node.args if not isinstance(a, ast.Starred)]
-        kwargs = {k.arg: to_value(k.value, strings) for k in node.keywords if k.arg}
-        return Call(func, args, kwargs)
-    if isinstance(node, (ast.Name, ast.Attribute)):
-        name = dotted(node)
-        if name and strings and name in strings:
-            return strings[name]
-        return Ref(name) if name else Expr(_unparse(node))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        return -node.operand.value if isinstance(node.operand.value, (int, float)) else Expr(_unparse(node))
-    return Expr(_unparse(node))
-
-
-def _unparse(node: ast.AST) -> str:
-    try:
-        text = ast.unparse(node)
-    except Exception:  # pragma: no cover - unparse is total on parsed trees
-        text = type(node).__name__
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
-def sql_text(node: ast.AST, strings: dict[str, str]) -> str | None:
-    """The SQL a node spells, when it can be read: constants, f-strings / % / .format templates, text(...)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        out = []
-        for part in node.values:
-            if isinstance(part, ast.Constant):
-                out.append(str(part.value))
-            else:
-                inner = sql_text(part.value, strings) if isinstance(part, ast.FormattedValue) else None
-                out.append(inner if inner is not None and "\n" not in inner and len(inner) < 64 else HOLE)
-        return "".join(out)
-    if isinstance(node, ast.Name):
-        return strings.get(node.id)
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.Mod):
-            return sql_text(node.left, strings)
-        if isinstance(node.op, ast.Add):
-            left, right = sql_text(node.left, strings), sql_text(node.right, strings)
-            if left is None and right is None:
-                return None
-            return (left if left is not None else HOLE) + (right if right is not None else HOLE)
-    if isinstance(node, ast.Call):
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name in SQL_WRAPPERS and node.args:
-            return sql_text(node.args[0], strings)
-        if name == "format" and isinstance(func, ast.Attribute):
-            return sql_text(func.value, strings)
-        if name in ("dedent", "strip") :
-            if node.args:
-                return sql_text(node.args[0], strings)
-            if isinstance(func, ast.Attribute):
-                return sql_text(func.value, strings)
-        if name in ("execution_options", "bindparams", "columns") and isinstance(func, ast.Attribute):
-            return sql_text(func.value, strings)
-    return None
-
-
-def _is_update_expression(node: ast.AST) -> bool:
-    """`sa.update(t)…`, `t.update().where(…)…`, `session.query(X)…update({...})` inside an execute argument."""
-    for sub in walk(node):
-        if not isinstance(sub, ast.Call):
-            continue
-        func = sub.func
-        if isinstance(func, ast.Name) and func.id == "update":
-            return True
-        if isinstance(func, ast.Attribute) and func.attr == "update":
-            base = dotted(func.value) or ""
-            if base in ("sa", "sqlalchemy", "sqlalchemy.sql", "sa.sql", "sqlalchemy.sql.expression"):
-                return True
-            if not sub.args and not sub.keywords:
-                return True
-    return False
-
-
-def _string_constants(body: list[ast.stmt]) -> dict[str, str]:
-    """Names assigned exactly one string (or f-string template) in `body`'s own statements."""
-    found: dict[str, str] = {}
-    clashes = set()
-    for stmt in body:
-        targets, value = [], None
-        if isinstance(stmt, ast.Assign):
-            targets, value = stmt.targets, stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets, value = [stmt.target], stmt.value
-        for t in targets:
-            if isinstance(t, ast.Name):
-                text = sql_text(value, found) if value is not None else None
-                if text is None or t.id in found:
-                    clashes.add(t.id)
-                else:
-                    found[t.id] = text
-    for name in clashes:
-        found.pop(name, None)
-    return found
-
-
-_DIALECT_WORDS = ("dialect", "engine", "url", "driver", "backend", "db_type", "database_type")
-
-
-def _about_dialect(node: ast.AST) -> bool:
-    text = _unparse(node).lower()
-    return any(word in text for word in _DIALECT_WORDS)
-
-
-def _guard(names: list[str], positive: bool) -> tuple[str | None, str | None]:
-    names = [n.lower() for n in names]
-    is_pg = any(n.startswith("postgres") for n in names)
-    match = "postgresql" if is_pg else "other"
-    miss = "other" if is_pg else None
-    return (match, miss) if positive else (miss, match)
-
-
-def _dialect_of_test(test: ast.AST) -> tuple[str | None, str | None]:
-    """(dialect when true, dialect when false) for guards such as `if bind.dialect.name == "sqlite":`,
-    `if url.startswith("mysql"):` or `if "postgresql" in str(bind.engine.url):`."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        when_true, when_false = _dialect_of_test(test.operand)
-        return when_false, when_true
-    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
-        if test.args and _about_dialect(test.func.value):
-            arg = test.args[0]
-            names = [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else [
-                e.value for e in getattr(arg, "elts", []) if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-            if names:
-                return _guard(names, True)
-        return None, None
-    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
-        return None, None
-    left, right, op = test.left, test.comparators[0], test.ops[0]
-    if isinstance(left, ast.Constant) and isinstance(left.value, str) and isinstance(op, (ast.In, ast.NotIn)):
-        if _about_dialect(right):
-            return _guard([left.value], isinstance(op, ast.In))
-        return None, None
-    if not _about_dialect(left):
-        return None, None
-    names: list[str] = []
-    if isinstance(right, ast.Constant) and isinstance(right.value, str):
-        names = [right.value]
-    elif isinstance(right, (ast.Tuple, ast.List, ast.Set)):
-        names = [e.value for e in right.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    if not names:
-        return None, None
-    if isinstance(op, (ast.Eq, ast.In, ast.Is)):
-        return _guard(names, True)
-    if isinstance(op, (ast.NotEq, ast.NotIn, ast.IsNot)):
-        return _guard(names, False)
-    return None, None
 
 
 class _Collector:
@@ -438,25 +275,6 @@ def _is_empty(func: ast.FunctionDef | None) -> bool:
     return _downgrade_kind(func) in ("missing", "pass")
 
 
-def _timeout_line(tree: ast.Module) -> int:
-    for node in walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            low = node.value.lower()
-            if any(word in low for word in TIMEOUT_WORDS):
-                return getattr(node, "lineno", 1)
-    return 0
-
-
-LOCAL_SETTING = re.compile(r"\bset\s+local\b|set_config\s*\([^)]*,\s*true\s*\)", re.I)
-
-
-def _timeout_is_local(tree: ast.Module) -> bool:
-    """True when every string that sets a timeout does it transaction-locally (SET LOCAL, set_config(..., true))."""
-    found = [node.value for node in walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
-             and any(word in node.value.lower() for word in TIMEOUT_WORDS)]
-    return bool(found) and all(LOCAL_SETTING.search(text) for text in found)
-
-
 def _imports(tree: ast.Module) -> list[tuple[str, tuple[str, ...], int]]:
     out = []
     for stmt in tree.body:
@@ -540,29 +358,6 @@ def extract_revision(tree: ast.Module, relpath: str) -> Revision | None:
     revision.imports = _imports(tree)
     revision.ddl_calls = _ddl_calls(up, functions)
     return revision
-
-
-def extract_env(tree: ast.Module, text: str, relpath: str) -> EnvScript | None:
-    """Facts of an env.py (any module calling context.configure + run_migrations)."""
-    if "run_migrations" not in text or "configure" not in text:
-        return None
-    env = EnvScript(relpath)
-    for node in walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "configure":
-            env.configure_line = env.configure_line or node.lineno
-            for kw in node.keywords:
-                if kw.arg == "transaction_per_migration" and isinstance(kw.value, ast.Constant):
-                    env.transaction_per_migration = bool(kw.value.value)
-                if kw.arg == "transactional_ddl" and isinstance(kw.value, ast.Constant) and kw.value.value is False:
-                    env.autocommit = True  # no transaction around migrations at all
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value.upper() == "AUTOCOMMIT":
-                env.autocommit = True
-    if env.configure_line == 0:
-        return None
-    env.timeout_line = _timeout_line(tree)
-    env.timeout_local = _timeout_is_local(tree)
-    return env
 
 
 __all__ = ["extract_revision", "extract_env", "SqlAction", "literal_name", "Expr"]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
-from dbagents.check.facts._alembic_extract import extract_env, extract_revision
+from dbagents.check.facts._alembic_env import extract_env
+from dbagents.check.facts._alembic_extract import extract_revision
 from dbagents.check.facts._alembic_history import mark_history
 from dbagents.check.facts._alembic_ini import parse_ini, parse_pyproject
 from dbagents.check.facts._alembic_model import (  # noqa: F401  (re-exported for rules and tests)
