@@ -413,17 +413,20 @@ class Builder:
         return target
 
     def all_columns(self, relpath: str, cls: ClassFacts, seen=None) -> list[ColumnFacts]:
-        """Columns this class maps on its own table: own + from mixins/abstract bases (not from mapped parents)."""
-        merged: dict[str, ColumnFacts] = {}
-        for prel, pcls in reversed(self.classify(relpath, cls).project_bases):
+        """Columns this class maps on its own table: own + from mixins/abstract bases (not from mapped parents),
+        in the order declarative builds the table: the class's own columns, then each base's in MRO order."""
+        inherited = []
+        for prel, pcls in self.classify(relpath, cls).project_bases:
             pinfo = self.classify(prel, pcls)
             if pinfo.family and not self.is_abstract(prel, pcls) and self.tablename(prel, pcls) is not None:
                 continue  # mapped parent: its columns live on its own table
-            for c in self.all_columns(prel, pcls):
-                merged[c.attr] = c
-        for c in cls.columns:
-            merged[c.attr] = c
-        return list(merged.values())
+            inherited.append(self.all_columns(prel, pcls))
+        merged: dict[str, ColumnFacts] = {}
+        for cols in reversed(inherited):  # the leftmost base wins, the class itself over all
+            merged.update((c.attr, c) for c in cols)
+        merged.update((c.attr, c) for c in cls.columns)
+        order = [c.attr for c in cls.columns] + [c.attr for cols in inherited for c in cols]
+        return [merged[a] for a in dict.fromkeys(order)]
 
     def column_owners(self, relpath: str, cls: ClassFacts) -> dict[str, str]:
         """attr -> relpath of the class that declares that column."""

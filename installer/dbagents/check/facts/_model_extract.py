@@ -821,8 +821,22 @@ def parse_class(node: ast.ClassDef, module_dicts: dict[str, ast.Dict] | None = N
             _declared_attr(cls, stmt, dicts)
     if cls.impl is not None or any(last(b) == "TypeDecorator" for b in bases):
         cls.tz_hint = any(isinstance(n, ast.keyword) and n.arg == "timezone" and literal(n.value) is True
-                          for n in walk(node))
+                          for n in walk(node)) or _converts_timezones(node)
     return cls
+
+
+TZ_WORDS = {"tzinfo", "astimezone", "utc", "UTC", "timezone", "localize", "pytz"}
+
+
+def _converts_timezones(node: ast.ClassDef) -> bool:
+    """A TypeDecorator whose bind and result hooks both handle time zones (UTCDateTime-style types store
+    naive UTC on purpose and hand back aware datetimes): values are not ambiguous."""
+    hooks = {s.name: s for s in node.body if isinstance(s, ast.FunctionDef)
+             and s.name in ("process_bind_param", "process_result_value")}
+    if len(hooks) != 2:
+        return False
+    return all(any((isinstance(n, ast.Attribute) and n.attr in TZ_WORDS) or (isinstance(n, ast.Name) and n.id in TZ_WORDS)
+                   or (isinstance(n, ast.keyword) and n.arg == "tzinfo") for n in walk(fn)) for fn in hooks.values())
 
 
 # ---------------------------------------------------------------- module

@@ -129,6 +129,17 @@ class Order(Base):
             lines=(8,),
             note="back_populates read from a class-level dict: the other side (declared first) does not name it back",
         ),
+        Example(
+            HEAD + "class Group(Base):\n    __tablename__ = 'groups'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    tags: Mapped[list['Tag']] = relationship(secondary='group_tags')\n"
+            "class Tag(Base):\n    __tablename__ = 'tags'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    group_id: Mapped[int] = mapped_column(ForeignKey('groups.id'), index=True)\n"
+            "    group: Mapped['Group'] = relationship(back_populates='tags')\n",
+            lines=(12,),
+            note="the two sides map different links (a foreign key vs a secondary table): not a missing pair",
+        ),
     ]
 
     def check(self, project) -> Iterable[Finding]:
@@ -164,6 +175,15 @@ class Order(Base):
                             rel.relpath, rel.line, rel.col,
                             f"{cls.name}.{rel.attr} pairs with {target.name}.{other.attr}, which names "
                             f"back_populates='{other.back_populates}' instead of '{rel.attr}'",
+                            end_line=rel.end_line,
+                        )
+                    elif other.back_populates is None and bool(other.secondary) != bool(rel.secondary):
+                        yield self.finding(
+                            rel.relpath, rel.line, rel.col,
+                            f"{cls.name}.{rel.attr} has back_populates='{rel.back_populates}', but "
+                            f"{target.name}.{rel.back_populates} maps another link "
+                            f"({'through a secondary table' if other.secondary else 'a direct foreign key'})",
+                            hint="point back_populates at the relationship over the same link, or drop it",
                             end_line=rel.end_line,
                         )
                     elif (other.back_populates is None and not other.viewonly and not other.backref

@@ -25,7 +25,9 @@ with no explicit type when the declarative base has no `type_annotation_map` ent
 then uses a plain `DateTime()`). Type aliases (`Naive = DateTime()`), `Annotated[...]` aliases carrying a
 `mapped_column(...)` and `TypeDecorator` subclasses are followed to their `impl`; a naive alias or
 decorator is reported once, where it is defined. `DateTime(True)`, `TIMESTAMP(timezone=True)` and
-type maps such as `{datetime: DateTime(timezone=True)}` are not reported.
+type maps such as `{datetime: DateTime(timezone=True)}` are not reported, nor is a `TypeDecorator` whose
+`process_bind_param` and `process_result_value` both convert time zones (a `UTCDateTime` that stores naive UTC
+and hands back aware datetimes), nor a table of a file built for another database (a ClickHouse `MetaData`).
 
 ## Why is this bad
 A naive timestamp stores wall-clock digits with no offset. Values written from servers or sessions in
@@ -61,6 +63,17 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
             "TZ = DateTime(timezone=True)\n"
             "events = Table('events', metadata, Column('id', Integer, primary_key=True),\n"
             "    Column('at', UTCDateTime()), Column('seen', TZ))\n",
+        ),
+        Example(
+            "import pytz\nfrom sqlalchemy.types import DateTime, TypeDecorator\n"
+            "class UTCDateTime(TypeDecorator):\n    impl = DateTime\n    cache_ok = True\n"
+            "    def process_bind_param(self, value, dialect):\n"
+            "        return value.astimezone(pytz.utc).replace(tzinfo=None) if value else value\n"
+            "    def process_result_value(self, value, dialect):\n"
+            "        return value.replace(tzinfo=pytz.utc) if value else value\n"
+            "events = Table('events', metadata, Column('id', Integer, primary_key=True),\n"
+            "    Column('at', UTCDateTime()))\n",
+            note="a naive column behind a type that stores UTC and hands back aware datetimes is not ambiguous",
         ),
     ]
     invalid = [

@@ -114,6 +114,13 @@ session.commit()
         Example("from sqlalchemy.orm import Session\n\nfor user in users[:3]:\n    session.add(user)\nsession.commit()\n"),
         Example("from sqlalchemy.orm import Session\n\nsession.query(User).filter(User.id == 1).delete()\n"),
         Example("n = len(items.all())\n", note="no SQLAlchemy import"),
+        Example("from sqlalchemy.orm import Session\n\nfor case in cases:\n    try:\n        case.cost = compute(case)\n"
+                "        session.add(case)\n        session.commit()\n    except Exception:\n"
+                "        session.rollback()\n        log.exception('skipped %s', case.id)\n",
+                note="a commit per row on purpose: one failing row must not undo the others"),
+        Example("from sqlalchemy.orm import Session\n\nfor data in rows:\n    org = Org(**data)\n    session.add(org)\n"
+                "    session.flush()\n    links.append(Link(org_id=org.id))\n",
+                note="the flush is there to get the generated id"),
     ]
     invalid = [
         Example("from sqlalchemy import select\n\nn = len(session.scalars(select(User)).all())\n", lines=(3,)),
@@ -186,6 +193,8 @@ session.commit()
         if not adds:
             return
         add = min(adds, key=lambda n: (n.lineno, n.col_offset))
+        if syncs and (_isolated_commits(loop, syncs) or _flush_for_key(loop, add, syncs)):
+            return  # a commit per row on purpose (one failure must not undo the others) / a flush for the new id
         if syncs:
             sync = func_name(syncs[0])
             f = ctx.report(self, add, f"session.add() with a {sync}() on every loop iteration: one round trip per row",
@@ -210,6 +219,28 @@ session.commit()
                     if isinstance(last, ast.Constant) and isinstance(last.value, int) and last.value >= 1000:
                         return True
         return False
+
+
+def _isolated_commits(loop, syncs) -> bool:
+    """Every commit sits in a `try` of the loop body whose handlers do not re-raise: per-row isolation."""
+    commits = [s for s in syncs if func_name(s) == "commit"]
+    if not commits or len(commits) != len(syncs):
+        return False
+    tries = [t for t in of_type(loop, ast.Try) if isinstance(t, ast.Try) and t.handlers]
+    for call in commits:
+        guard = next((t for t in tries if any(call in set(of_type(stmt, ast.Call)) for stmt in t.body)), None)
+        if guard is None or any(any(isinstance(n, ast.Raise) for n in of_type(h, ast.Raise)) for h in guard.handlers):
+            return False
+    return True
+
+
+def _flush_for_key(loop, add: ast.Call, syncs) -> bool:
+    """Only flushes, and the loop reads the added object's generated `.id` afterwards: the flush is the point."""
+    if any(func_name(s) != "flush" for s in syncs) or not isinstance(add.args[0], ast.Name):
+        return False
+    name, after = add.args[0].id, max(s.lineno for s in syncs)
+    return any(isinstance(n, ast.Attribute) and n.attr == "id" and isinstance(n.value, ast.Name)
+               and n.value.id == name and n.lineno >= after for n in of_type(loop, ast.Attribute))
 
 
 def _is_global(fn, name: str) -> bool:
