@@ -180,10 +180,13 @@ def engine_json(block: dict) -> dict:
     return json.loads(text)
 
 
+DENIED = re.compile(r"requires approval|was blocked|requested permissions|haven't granted|permission to use", re.I)
+
+
 def assert_allowed(block: dict) -> None:
-    """The tool ran: no permission prompt turned into a denial."""
+    """The tool ran: no permission check turned it into a denial (the texts Claude Code 2.1 answers with in -p)."""
     text = result_text(block)
-    assert "permission" not in text.lower() and "haven't granted" not in text, text
+    assert not DENIED.search(text), text
 
 
 def last_tool_result(request: dict) -> dict:

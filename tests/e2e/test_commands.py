@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, assert_allowed, engine_json, last_tool_result, result_text
+from .conftest import DENIED, REPO, assert_allowed, engine_json, last_tool_result, result_text
 from .model_server import Reply, say, tool
 
 # command -> the arguments the user types
@@ -106,3 +106,12 @@ def test_command_runs_the_engine_in_claude_code(name, project, claude_session):
         report_path = re.search(r"--dbagents-report=(\S+)", pytest_line).group(1)
         nplusone = json.loads((project / report_path).read_text())
         assert nplusone["summary"]["total"] == 0 and "findings" in nplusone
+
+
+def test_a_command_outside_allowed_tools_is_denied(project, claude_session):
+    """The allowed runs above are allowed because of the commands' allowed-tools, not because -p allows all."""
+    steps = [tool("Bash", command="python -c 'print(12345)'", description="Not in allowed-tools"), say("Stopped.")]
+    session = claude_session(project, "/validate-sqlalchemy-models app/", steps)
+    assert session.proc.returncode == 0, session.proc.stdout + session.proc.stderr
+    denied = last_tool_result(session.requests[1])
+    assert DENIED.search(result_text(denied)) and "12345" not in result_text(denied)
