@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from dbagents.check.facts._alembic_checks import FILES, PATH, revision_file
@@ -57,6 +58,15 @@ def _index_tables(env) -> dict[str, tuple[str, str] | None]:
     return out
 
 
+def _named_after(index: str | None, tables: set[tuple[str, str]]) -> bool:
+    """An index whose name spells one of `tables` as a whole word (`ix_track_principals_email` for
+    track_principals): how naming conventions name an index nobody created under an explicit name."""
+    if not index:
+        return False
+    name = index.lower()
+    return any(re.search(rf"(?:^|_){re.escape(table)}(?:_|$)", name) for table, _schema in tables if table)
+
+
 def _exclusive_tables(rev) -> set[tuple[str, str]]:
     """(table, schema) pairs upgrade() locks ACCESS EXCLUSIVE (or drops) in its transaction, apart from drop_index."""
     out: set[tuple[str, str]] = set()
@@ -88,7 +98,8 @@ in `op.execute()` SQL: `DROP INDEX` / `REINDEX` without `CONCURRENTLY`, `VACUUM 
 EXCLUSIVE on that table another way (adds, drops or alters a column, adds or drops a constraint, renames or
 drops the table — the usual autogenerate "drop the index, then the column"): dropping the index concurrently
 would not spare the table that lock. A raw `DROP INDEX name` (or a `drop_index` without `table_name`) is
-matched to its table through the `create_index` that made it. Enum `ALTER TYPE … ADD VALUE` is not a lock
+matched to its table through the `create_index` that made it, else by the table its name spells
+(`ix_orders_legacy` when `orders` is locked anyway). Enum `ALTER TYPE … ADD VALUE` is not a lock
 problem and is not reported.
 
 ## Why is this bad
@@ -131,6 +142,12 @@ def upgrade():
                     'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0f9e8d"\ndown_revision = None\n\n\n'
                     'def upgrade():\n    op.create_index(op.f("ix_orders_legacy"), "orders", ["legacy"])\n')},
                 note="raw DROP INDEX: its table is known from the create_index, which the transaction locks anyway"),
+        Example(revision_file('    op.execute("""\n'
+                              '        ALTER TABLE events.track_principals DROP CONSTRAINT ck_track_principals_email;\n'
+                              '        DROP INDEX events.ix_track_principals_email;\n'
+                              '        ALTER TABLE events.track_principals DROP COLUMN email;\n'
+                              '    """)\n'), path=PATH, files=FILES,
+                note="an auto-named index of a table the same SQL locks anyway"),
     ]
     invalid = [
         Example(revision_file('    op.drop_index("ix_o", table_name="orders")\n'), path=PATH, files=FILES,
@@ -142,6 +159,9 @@ def upgrade():
                               '    op.drop_column("customers", "legacy")\n'
                               '    op.drop_column("orders", "legacy", schema="archive")\n'), path=PATH, files=FILES,
                 lines=(10,), note="the other locks are on other tables"),
+        Example(revision_file('    op.drop_column("orders_archive", "legacy")\n'
+                              '    op.execute("DROP INDEX ix_orders_legacy")\n'), path=PATH, files=FILES, lines=(11,),
+                note="orders_archive is locked, not orders"),
     ]
 
     def check(self, project) -> Iterable[Finding]:
@@ -173,6 +193,8 @@ def upgrade():
                     where = self._indexed(env, indexes, action.name, action.schema)
                     if where and (rev.is_new_table(where[0]) or
                                   (not op.autocommit and where in exclusive[rev.relpath])):
+                        continue
+                    if where is None and not op.autocommit and _named_after(action.name, exclusive[rev.relpath]):
                         continue
                     if where:
                         message = message.replace("on the table", f"on {where[0]!r}")
