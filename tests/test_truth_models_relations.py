@@ -122,6 +122,44 @@ def test_dba116_backref_direction_is_the_reverse_of_its_relationship(tmp_path):
     assert backref.severity == Severity.INFO and "many-to-one Page.book" in backref.message
 
 
+def test_dba116_backref_of_a_collection_keyed_by_foreign_keys_is_many_to_one(tmp_path):
+    # teams and users point at each other (captain_id / team_id): only foreign_keys= tells the direction
+    models = """
+        from sqlalchemy import ForeignKey, Integer, Column
+        from sqlalchemy.orm import DeclarativeBase, relationship
+
+        class Base(DeclarativeBase):
+            pass
+
+        class Users(Base):
+            __tablename__ = "users"
+            id = Column(Integer, primary_key=True)
+            team_id = Column(Integer, ForeignKey("teams.id"))
+
+        class Teams(Base):
+            __tablename__ = "teams"
+            id = Column(Integer, primary_key=True)
+            captain_id = Column(Integer, ForeignKey("users.id"))
+            members = relationship("Users", backref="team", foreign_keys="Users.team_id")
+    """
+    loops = """
+        from sqlalchemy import select
+        from app.models import Teams, Users
+
+        def names(session):
+            for user in session.scalars(select(Users)):
+                print(user.team.id)
+
+        def sizes(session):
+            for team in session.scalars(select(Teams)):
+                print(len(team.members))
+    """
+    found = run(tmp_path, {"app/__init__.py": "", "app/models.py": models, "app/report.py": loops}, {"DBA116"})
+    by_line = {f.line: f for f in found}
+    assert by_line[line_of(loops, "user.team.id")].severity == Severity.INFO
+    assert by_line[line_of(loops, "team.members")].severity == Severity.WARNING
+
+
 def test_dba103_star_kwargs_from_a_module_dict_and_an_unreadable_one(tmp_path):
     models = """
         from sqlalchemy import ForeignKey

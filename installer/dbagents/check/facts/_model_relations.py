@@ -73,12 +73,13 @@ def join_text(node: ast.AST) -> str:
         return ""
 
 
-def _local_key(rel, cls) -> bool:
-    """A `foreign_keys=` name that is a column of the relationship's own class: the key is on our side."""
+def _key_on(rel, cls, bare: bool) -> bool:
+    """A `foreign_keys=` name that is a column of `cls` (bare names count when `bare`: they are the owner's)."""
     for name in rel.fk_names:
         owner, _, attr = name.rpartition(".")
         owner = owner.split(".")[-1] if owner else ""
-        if owner in ("", cls.name) and (attr in cls.columns or any(c.name == attr for c in cls.columns.values())):
+        if (owner == cls.name or (bare and not owner)) and (
+                attr in cls.columns or any(c.name == attr for c in cls.columns.values())):
             return True
     return False
 
@@ -113,8 +114,10 @@ def direction(index, cls, rel) -> str | None:
     if rel.secondary:
         return "collection" if rel.collection is not False and rel.uselist is not False else "one-to-one"
     target = index.classes.get(rel.target) if rel.target else None
-    if rel.fk_names and _local_key(rel, cls):
+    if rel.fk_names and _key_on(rel, cls, bare=True):
         return "many-to-one"
+    if rel.fk_names and target is not None and target is not cls and _key_on(rel, target, bare=False):
+        return "collection" if rel.collection is not False and rel.uselist is not False else "one-to-one"
     if target is not None:
         joined = _join_points_out(rel, cls, target)
         if joined is not None:
