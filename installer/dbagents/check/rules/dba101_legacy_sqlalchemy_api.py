@@ -99,6 +99,9 @@ stmt = select(User.id, User.name)
                 note="an instance of a class defined in the same file"),
         Example("from sqlalchemy.exc import IntegrityError\n\n\ndef run(conn):\n    conn.execute('VACUUM')\n",
                 note="an unknown receiver in a file that imports only SQLAlchemy's exceptions"),
+        Example("import sqlalchemy as sa\nfrom alembic import op\n\n\ndef downgrade():\n"
+                "    with op.batch_alter_table('flow_run') as batch_op:\n        batch_op.execute('DROP INDEX ix_x')\n",
+                path="versions/0002_x.py", note="Alembic batch operations take SQL strings"),
     ]
     invalid = [
         Example("from sqlalchemy.orm import Session\n\nusers = session.query(User).all()\n", lines=(3,)),
@@ -107,6 +110,9 @@ stmt = select(User.id, User.name)
         Example("import sqlalchemy as sa\n\nwith engine.connect() as conn:\n    conn.execute('SELECT 1')\n",
                 lines=(4,)),
         Example("import sqlalchemy as sa\n\nengine.execute(sa.text('SELECT 1'))\n", lines=(3,)),
+        Example("from sqlalchemy.exc import OperationalError\nfrom app.models import db\n\n\n"
+                "def version():\n    return db.session.execute('SELECT version()').scalar()\n", lines=(6,),
+                note="a Flask-SQLAlchemy session, even where the file imports only SQLAlchemy's exceptions"),
         Example("from sqlalchemy.exc import OperationalError\nfrom sqlalchemy.engine import Connection\n\n\n"
                 "def migrate(db: Connection):\n    def step():\n        db.execute('UPDATE t SET x = 1')\n"
                 "    step()\n", lines=(7,), note="a SQLAlchemy Connection by annotation, used in a nested function"),
@@ -128,10 +134,11 @@ stmt = select(User.id, User.name)
                 recv = ex.receiver
                 if not recv or recv == "op" or "cursor" in recv.lower() or recv.lower() in ("cur", "c", "self"):
                     continue
-                kind = resolver.kind(recv.replace("()", "").split(".")[0], ex.line) if "." not in recv else "unknown"
+                bare = "." not in recv
+                kind = resolver.kind(recv.replace("()", ""), ex.line) if bare else "unknown"
                 if kind == "other" or (kind == "unknown" and not (
-                        CONNECTIONISH.search(recv.replace("()", "")) and resolver.sqlalchemy_evidence)):
-                    continue
+                        CONNECTIONISH.search(recv.replace("()", "")) and (resolver.sqlalchemy_evidence or not bare))):
+                    continue  # dotted receivers (db.session, self.engine) keep the name test alone
                 if kind == "unknown" and recv in _innermost(scopes, ex.line):
                     continue
                 string_exec_lines.add(ex.line)
@@ -254,6 +261,7 @@ def _non_sqlalchemy_names(tree: ast.AST) -> set[str]:
 SA_MODULES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic")
 SA_BINDERS = {"connect", "begin", "connection", "get_bind", "Session", "AsyncSession", "sessionmaker",
               "scoped_session", "async_sessionmaker", "create_engine", "create_async_engine", "engine_from_config"}
+ALEMBIC_BATCH = {"batch_alter_table"}
 NEUTRAL_NAMES = {"Optional", "Union", "None", "Any", "typing", "Annotated"}
 
 
@@ -325,9 +333,12 @@ class ReceiverKinds:
             value = value.value
         if isinstance(value, ast.Call):
             func = dotted(value.func) or ""
-            if func.rsplit(".", 1)[-1] in SA_BINDERS:
+            last = func.rsplit(".", 1)[-1]
+            if last in ALEMBIC_BATCH:
+                return "other"  # Alembic's batch operations take SQL strings, like op.execute()
+            if last in SA_BINDERS:
                 return "sa"
-            return self._class_kind(func)
+            return self._class_kind(func) if last[:1].isupper() else "unknown"
         return "unknown"
 
     def _class_kind(self, dotted_name: str) -> str:
