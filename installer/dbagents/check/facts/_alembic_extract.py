@@ -112,7 +112,7 @@ class _Collector:
             return
         if isinstance(stmt, ast.If):
             self._calls(stmt.test, batches, autocommit, dialect, strings)
-            when_true, when_false = _dialect_of_test(stmt.test)
+            when_true, when_false = _dialect_of_test(stmt.test, self.functions)
             self._body(stmt.body, batches, autocommit, when_true or dialect, strings)
             self._body(stmt.orelse, batches, autocommit, when_false or dialect, strings)
             return

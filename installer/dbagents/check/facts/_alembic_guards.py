@@ -24,12 +24,25 @@ def _guard(names: list[str], positive: bool) -> tuple[str | None, str | None]:
     return (match, miss) if positive else (miss, match)
 
 
-def _dialect_of_test(test: ast.AST) -> tuple[str | None, str | None]:
+def _returned(func: ast.FunctionDef) -> ast.AST | None:
+    """The expression a helper returns when its body is a single `return …` (after an optional docstring)."""
+    body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        return body[0].value
+    return None
+
+
+def _dialect_of_test(test: ast.AST, helpers: dict | None = None, depth: int = 0) -> tuple[str | None, str | None]:
     """(dialect when true, dialect when false) for guards such as `if bind.dialect.name == "sqlite":`,
-    `if url.startswith("mysql"):` or `if "postgresql" in str(bind.engine.url):`."""
+    `if url.startswith("mysql"):`, `if "postgresql" in str(bind.engine.url):`, or a call to a module helper
+    returning such a comparison (`def is_postgres(): return op.get_context().dialect.name == "postgresql"`)."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        when_true, when_false = _dialect_of_test(test.operand)
+        when_true, when_false = _dialect_of_test(test.operand, helpers, depth)
         return when_false, when_true
+    if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and helpers and depth < 3
+            and test.func.id in helpers and not test.args and not test.keywords):
+        returned = _returned(helpers[test.func.id])
+        return _dialect_of_test(returned, helpers, depth + 1) if returned is not None else (None, None)
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
         if test.args and _about_dialect(test.func.value):
             arg = test.args[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from dbagents.check.facts._alembic_checks import FILES, PATH, op_target, revision_file
+from dbagents.check.facts._alembic_checks import FILES, HEADER, PATH, op_target, revision_file
 from dbagents.check.facts._alembic_model import Call, Op, Ref, Revision
 from dbagents.check.facts._alembic_types import (
     from_sql,
@@ -119,6 +119,13 @@ op.alter_column("orders", "amount", type_=sa.Numeric(12, 2), existing_type=sa.Nu
                 path=PATH, files=FILES, note="raw SQL numeric widening, old type from downgrade()"),
         Example(revision_file('    op.alter_column("users", "name", type_=sa.Text())\n'), path=PATH, files=HISTORY,
                 note="varchar -> text, the old type known from the revision that created the column"),
+        Example(revision_file('    if not is_postgres():\n'
+                              '        with op.batch_alter_table("recipes") as batch_op:\n'
+                              '            batch_op.alter_column("rating", existing_type=sa.INTEGER(),'
+                              ' type_=sa.Float())\n',
+                              header=HEADER + 'def is_postgres():\n'
+                                              '    return op.get_context().dialect.name == "postgresql"\n\n\n'),
+                path=PATH, files=FILES, note="SQLite only: a helper returning a dialect comparison guards it"),
     ]
     invalid = [
         Example(revision_file('    op.alter_column("orders", "amount", type_=sa.Numeric(12, 2),'
