@@ -18,7 +18,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 # Keys the static engine understands; sub-tables (e.g. [tool.dbagents.live]) belong to other parts
 # and are passed through in `sections`.
 KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "fail-on", "cache", "jobs",
-              "baseline", "migrations-start-after", "lock-timeout", "migrations-run", "dialect"}
+              "baseline", "migrations-start-after", "lock-timeout", "migrations-run", "dialect", "roles", "per-role",
+              "sqlalchemy"}
 DEFAULT_BASELINE = ".dbagents-baseline.json"
 # Project facts that live outside the code (see check/project_settings.py for what each one changes).
 LOCK_TIMEOUT_VALUES = ("code", "role", "database", "pgoptions")
@@ -45,6 +46,10 @@ class Config:
     lock_timeout: str = "code"  # where lock_timeout is set: in the code, or outside it (role, database, PGOPTIONS)
     migrations_run: str = "online"  # online: with traffic; offline: with the application stopped
     dialect: str = "postgresql"
+    # file roles (check/roles.py): role -> globs that give it; role -> {rule id or prefix: "on" | "info" | "off"}
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    per_role: dict[str, dict[str, str]] = field(default_factory=dict)
+    sqlalchemy: str | None = None  # the SQLAlchemy line the project runs ("1.4"); None = read the pins
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -100,6 +105,9 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         raise InputError("[tool.dbagents] must be a table", path=str(path))
     cfg = Config(path=path)
     for key, value in table.items():
+        if key in ("roles", "per-role", "sqlalchemy"):
+            _context_key(cfg, key, value, path)
+            continue
         if isinstance(value, dict) and key in KNOWN_SECTIONS:
             cfg.sections[key] = value
             continue
@@ -142,3 +150,41 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
                                  path=str(path))
             setattr(cfg, key.replace("-", "_"), value.strip().lower())
     return cfg
+
+
+ROLE_NAMES = ("code", "test", "bench", "script", "revision", "past-revision")  # check/facts/_file_roles.py
+ROLE_ACTIONS = ("on", "info", "off")
+
+
+def _context_key(cfg: Config, key: str, value: Any, path: Path) -> None:
+    """`roles`, `per-role` and `sqlalchemy`: where a file sits and what the project runs on."""
+    def bad(what: str) -> InputError:
+        return InputError(f"[tool.dbagents] {key}: {what}", path=str(path))
+
+    if key == "sqlalchemy":
+        text = str(value).strip()
+        if not isinstance(value, (str, int, float)) or not text or not text.split(".")[0].isdigit():
+            raise bad('give the SQLAlchemy version the project runs, e.g. "1.4" or "2.0"')
+        cfg.sqlalchemy = text
+        return
+    if not isinstance(value, dict):
+        raise bad("must be a table keyed by role (" + ", ".join(ROLE_NAMES) + ")")
+    for role in value:
+        if role not in ROLE_NAMES:
+            raise bad(f"unknown role {role!r}; use one of {', '.join(ROLE_NAMES)}")
+    if key == "roles":
+        cfg.roles = {role: _str_list(globs, f"roles.{role}", path) for role, globs in value.items()}
+        return
+    for role, cells in value.items():
+        if not isinstance(cells, dict):
+            raise bad(f'{role} must be a table of rule id = "on" | "info" | "off"')
+        for rule, action in cells.items():
+            if not isinstance(action, str) or action.lower() not in ROLE_ACTIONS:
+                raise bad(f'{role}.{rule} must be "on", "info" or "off"')
+        from dbagents.check.registry import check_patterns  # only a per-role table pays for loading the rules
+
+        try:
+            check_patterns([r for r in cells if r.upper() != "ALL"], f"[tool.dbagents] per-role.{role}")
+        except InputError as exc:
+            raise InputError(str(exc), path=str(path)) from None
+        cfg.per_role[role] = {rule.upper(): action.lower() for rule, action in cells.items()}

@@ -23,6 +23,7 @@ from dbagents.check.facts.dburls import DIALECTS
 from dbagents.check.project import FileResult, Project
 from dbagents.check.project_settings import apply_settings
 from dbagents.check.registry import SYNTAX_ERROR, static_rules
+from dbagents.check.roles import apply_context
 from dbagents.check.rule import ModuleContext, ModuleRule, ProjectRule
 from dbagents.check.source import SourceFile, parse_python, scan_suppressions
 from dbagents.config import Config
@@ -347,7 +348,7 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
     findings: list[Finding] = list(project_findings)
     for result in results.values():
         findings.extend(result.findings)
-    kept = apply_settings(filter_findings(findings, project, enabled), project)
+    kept = apply_context(apply_settings(filter_findings(findings, project, enabled), project), project)
     sources = {relpath: data for relpath, data in read.items() if results[relpath].parsed}
     return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits, sources=sources)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib
 import pkgutil
@@ -94,8 +95,11 @@ def all_rule_infos() -> dict[str, RuleInfo]:
     infos = {SYNTAX_ERROR.id: SYNTAX_ERROR}
     for rid, info in _external_infos().items():
         infos[rid] = info
+    from dbagents.check.roles import where_doc
+
     for rid, cls in static_rules().items():
-        infos[rid] = cls.info()
+        info = cls.info()
+        infos[rid] = dataclasses.replace(info, help=info.help + "\n" + where_doc(rid).rstrip())
     return dict(sorted(infos.items()))
 
 

@@ -1,0 +1,92 @@
+"""What a file is for, from where it sits: the role that decides which rules are worth saying there.
+
+Detection (first match wins; `[tool.dbagents.roles]` globs come before all of it):
+- test: a folder named tests, test, testing or fixtures on the path; test_*.py, *_test.py, conftest.py.
+- revision / past-revision: an Alembic revision file of the revision graph. Past = at or before the
+  `migrations-start-after` cut-off when one is set; without a cut-off, every revision that another revision
+  builds on (not a head of its graph): it was written before its successor, so it has shipped; nobody edits it.
+- bench: a folder named bench, benchmark or benchmarks.
+- script: an operator's one-off or command-line entry point — a folder named scripts, script, bin or cli,
+  Django's management/commands/, or a module named cli.py, manage.py.
+- code: everything else.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from dbagents.config import ROLE_NAMES as ROLES  # one list: the config validates against it
+
+TEST_DIRS = frozenset({"tests", "test", "testing", "fixtures"})
+BENCH_DIRS = frozenset({"bench", "benchmark", "benchmarks"})
+SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "cli"})
+SCRIPT_FILES = frozenset({"cli.py", "manage.py"})
+TEST_FILE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
+
+
+def path_role(relpath: str) -> str:
+    """The role a path shows by itself (revision files are known from the graph, not the path)."""
+    parts = relpath.split("/")
+    folders, name = parts[:-1], parts[-1]
+    if TEST_DIRS.intersection(folders) or TEST_FILE.match(name):
+        return "test"
+    if BENCH_DIRS.intersection(folders):
+        return "bench"
+    if SCRIPT_DIRS.intersection(folders) or name in SCRIPT_FILES or "management/commands/" in relpath:
+        return "script"
+    return "code"
+
+
+def configured_role(relpath: str, globs: dict[str, list[str]]) -> str | None:
+    """The role `[tool.dbagents.roles]` gives this path (a glob on the path or on the file name), if any."""
+    name = relpath.rsplit("/", 1)[-1]
+    for role, patterns in globs.items():
+        if any(fnmatch.fnmatch(relpath, p) or fnmatch.fnmatch(name, p) for p in patterns):
+            return role
+    return None
+
+
+def revision_roles(graph) -> dict[str, str]:
+    """relpath -> "revision" | "past-revision" for every revision file of the Alembic graph."""
+    roles: dict[str, str] = {}
+    for env in graph.envs:
+        for rid, rev in env.revisions.items():
+            past = rev.relpath in graph.history if graph.cut_off else rid not in env.heads
+            for r in (rev, *env.duplicates.get(rid, ())):
+                if roles.get(r.relpath) != "revision":  # a file that is a head anywhere stays a head
+                    roles[r.relpath] = "past-revision" if past else "revision"
+    return roles
+
+
+class FileRoles:
+    """Role of each reported path; the revision graph is built only when a path could be a revision."""
+
+    def __init__(self, project):
+        self.project = project
+        self.globs = project.config.roles
+        self._revisions: dict[str, str] | None = None
+
+    def _revision_files(self) -> dict[str, str]:
+        if self._revisions is None:
+            self._revisions = revision_roles(self.project.get("alembic"))
+        return self._revisions
+
+    def _is_revision_file(self, relpath: str) -> bool:
+        """A file whose own facts hold a revision (the graph then says whether it is past)."""
+        result = self.project.files.get(relpath)
+        facts = result.facts.get("alembic") if result is not None else None
+        return getattr(facts, "revision", None) is not None
+
+    def of(self, relpath: str, need_revisions: bool = True) -> str:
+        chosen = configured_role(relpath, self.globs)
+        if chosen:
+            return chosen
+        role = path_role(relpath)
+        if role == "test":
+            return role
+        if need_revisions and self._is_revision_file(relpath):
+            rev = self._revision_files().get(relpath)
+            if rev:
+                return rev
+        return role
