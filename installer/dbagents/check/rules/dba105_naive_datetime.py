@@ -28,6 +28,9 @@ decorator is reported once, where it is defined. `DateTime(True)`, `TIMESTAMP(ti
 type maps such as `{datetime: DateTime(timezone=True)}` are not reported, nor is a `TypeDecorator` whose
 `process_bind_param` and `process_result_value` both convert time zones (a `UTCDateTime` that stores naive UTC
 and hands back aware datetimes), nor a table of a file built for another database (a ClickHouse `MetaData`).
+A column written as a plain `DateTime` in a class that writes a time-zone-aware type explicitly on another
+column of the same table is left alone too: the author had the aware type at hand and chose local wall-clock
+time (room bookings, opening hours).
 
 ## Why is this bad
 A naive timestamp stores wall-clock digits with no offset. Values written from servers or sessions in
@@ -75,6 +78,11 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
             "    Column('at', UTCDateTime()))\n",
             note="a naive column behind a type that stores UTC and hands back aware datetimes is not ambiguous",
         ),
+        Example(
+            "bookings = Table('bookings', metadata, Column('id', Integer, primary_key=True),\n"
+            "    Column('created_at', DateTime(timezone=True)), Column('start_local', DateTime))\n",
+            note="a naive column next to aware ones in the same table: wall-clock time chosen on purpose",
+        ),
     ]
     invalid = [
         Example(
@@ -98,9 +106,14 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
     def check(self, project) -> Iterable[Finding]:
         index = project.get("models")
         at_origin: dict[tuple[str, int], list] = {}
+        # (table, declaring class) pairs where the author wrote an aware type explicitly on some column
+        mixed = {(t.name, c.owner) for t in index.tables.values() for c in t.columns.values()
+                 if c.timezone is True and c.type_source == "explicit"}
         for t, c in index.unique_columns():
             if c.timezone is not False or t.dialect:
                 continue  # t.dialect: a table built for another database (a ClickHouse MetaData)
+            if (t.name, c.owner) in mixed and c.type_source == "explicit" and c.type_origin is None:
+                continue  # a plain DateTime next to time-zone-aware columns of the same table: wall-clock time on purpose
             if c.type_origin is not None and c.type_source in ("explicit", "annotated"):
                 at_origin.setdefault(c.type_origin, []).append((t, c))
                 continue
