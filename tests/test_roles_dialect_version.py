@@ -124,8 +124,8 @@ def test_removed_apis_are_upgrade_work_on_a_1x_pin(tmp_path):
     found = [f for f in findings(root, "--select", "DBA101") if f["rule"] == "DBA101"]
     assert [(f["path"], f["line"], f["severity"]) for f in found] == [("app/jobs.py", 8, "info"),
                                                                        ("requirements.txt", 1, "warning")]
-    assert found[0]["message"].startswith("upgrade work for SQLAlchemy 2.0: ")
-    assert "works on the pinned 1.4" in found[0]["message"]
+    assert found[0]["message"].startswith("upgrade work: conn.execute() with a plain SQL string was removed")
+    assert found[0]["message"].endswith("it runs on the pinned SQLAlchemy 1.4, change it before moving to 2.0")
     assert "SQLAlchemy 1.4 is pinned here" in found[1]["message"] and "1 uses" in found[1]["message"]
 
     (root / "pyproject.toml").write_text('[tool.dbagents]\nsqlalchemy = "2.0"\n')  # the setting wins

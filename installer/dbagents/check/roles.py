@@ -102,7 +102,8 @@ def _upgrade_work(findings: list[Finding], project) -> list[Finding]:
     for f in removed:
         keep.append(dataclasses.replace(
             f, severity=Severity.INFO,
-            message=f"upgrade work for SQLAlchemy 2.0: {f.message} (works on the pinned {pin.version})"))
+            message=f"upgrade work: {f.message}; it runs on the pinned SQLAlchemy {pin.version}, change it before "
+                    "moving to 2.0"))
     files = Counter(f.path for f in removed)
     first = min(removed)
     summary = Finding(
