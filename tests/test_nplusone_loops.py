@@ -176,11 +176,11 @@ def test_the_findings_are_the_loops_at_the_project_line(loop_run):
                                                                                line_of(APP, "COMMIT_LOOP"))
     assert commit_loop["statement"].startswith("INSERT INTO posts (user_id) VALUES (?)")
     assert commit_loop["tests"] == [{"test": "test_loops.py::test_a_commit_in_a_loop", "count": 3}]
-    assert commit_loop["loop"] == {"path": "app.py", "line": line_of(APP, "COMMIT_LOOP") - 2}
+    assert commit_loop["loops"] == [{"path": "app.py", "line": line_of(APP, "COMMIT_LOOP") - 2}]
     assert (finding["rule"], finding["path"], finding["line"]) == ("DBA402", "app.py", line_of(APP, "NAME"))
     assert finding["tests"] == [{"test": "test_loops.py::test_a_loop_in_the_handler", "count": 6}]
     assert finding["statement"] == "SELECT name FROM users WHERE id = ?"
-    assert finding["loop"] == {"path": "app.py", "line": line_of(APP, "HANDLER_LOOP")}
+    assert finding["loops"][0] == {"path": "app.py", "line": line_of(APP, "HANDLER_LOOP")}
     # the request ran in a worker thread: the test thread's line is part of its call site
     assert finding["stack"][-1] == {"path": "test_loops.py", "line": line_of(TESTS, "REQUEST")}
 
@@ -211,7 +211,7 @@ def test_bookkeeping_statements_are_never_counted():
 
 
 def test_find_loop_reads_the_innermost_loop_and_test_code_is_recognised(tmp_path):
-    from dbagents.pytest_plugin.loops import find_loop, is_test_code
+    from dbagents.pytest_plugin.loops import find_loops, is_test_code
 
     source = tmp_path / "svc.py"
     source.write_text(
@@ -224,10 +224,10 @@ def test_find_loop_reads_the_innermost_loop_and_test_code_is_recognised(tmp_path
         "    return x\n"
     )
     file = str(source)
-    assert find_loop([(file, 7), (file, 4)]) == (file, 3)  # g has no loop; the while in f is innermost
-    assert find_loop([(file, 5)]) == (file, 5)
-    assert find_loop([(file, 7)]) is None
-    assert find_loop([(str(tmp_path / "missing.py"), 3)]) is None
+    assert find_loops([(file, 7), (file, 4)]) == [(file, 3)]  # g has no loop; the while in f is innermost
+    assert find_loops([(file, 4), (file, 5)]) == [(file, 3), (file, 5)]  # innermost frame first
+    assert find_loops([(file, 7)]) == []
+    assert find_loops([(str(tmp_path / "missing.py"), 3)]) == []
     root = tmp_path / "test"  # a project that happens to live in a folder named "test"
     test_file = str(root / "check_things.py")
     assert is_test_code(test_file, test_file, str(root))

@@ -258,7 +258,7 @@ def test_every_expected_finding_and_nothing_else(scenario_run):
     assert {f["path"] for f in report["findings"]} == {"test_scenarios.py", "scn_app.py"}, report["findings"]
     for finding in report["findings"]:
         if finding["rule"] == "DBA402":  # the loop around the statement is named
-            assert finding["loop"]["path"] == "scn_app.py" and finding["loop"]["line"] <= finding["line"]
+            assert finding["loops"][0]["path"] == "scn_app.py" and finding["loops"][0]["line"] <= finding["line"]
 
 
 def test_only_the_budget_test_fails_in_warn_mode(scenario_run):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from dbagents.pytest_plugin.loops import find_loop, is_test_code
+from dbagents.pytest_plugin.loops import find_loops, is_test_code
 from dbagents.pytest_plugin.sqlnorm import is_transaction_control, normalize_sql
 
 
@@ -60,12 +60,12 @@ def repeated_statement_hits(log, nodeid: str, threshold: int, test_file: str = "
     for (norm, stack), total in totals.items():
         if total < threshold:
             continue
-        loop = find_loop(stack)
-        if loop is not None and test_file and is_test_code(loop[0], test_file, rootdir or os.path.dirname(test_file)):
+        loops = find_loops(stack)
+        if loops and test_file and is_test_code(loops[0][0], test_file, rootdir or os.path.dirname(test_file)):
             continue
         library = touched.get((norm, stack))
         hits.append(_hit("DBA402", stack[0], nodeid, norm, total, norm, stack=_sites(stack),
-                         touched=list(library) if library else None, loop=list(loop) if loop else None))
+                         touched=list(library) if library else None, loops=_sites(loops)))
     return hits
 
 

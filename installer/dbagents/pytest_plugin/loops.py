@@ -29,13 +29,16 @@ def loop_spans(filename: str) -> list[tuple[int, int, int]]:
     return spans
 
 
-def find_loop(stack) -> tuple[str, int] | None:
-    """(file, line of the loop) of the innermost stack frame inside a loop or comprehension, or None."""
+def find_loops(stack) -> list[tuple[str, int]]:
+    """(file, line of the loop) for every stack frame inside a loop or comprehension, innermost frame
+    first (each frame's innermost loop). The first is where the repetition most likely is; an outer one
+    may be the loop that really repeats (a retry loop inside a loop over rows)."""
+    found = []
     for filename, line in stack:
         inner = [span for span in loop_spans(filename) if span[0] <= line <= span[1]]
-        if inner:
-            return filename, max(inner)[2]  # the innermost loop around that line
-    return None
+        if inner and (filename, max(inner)[2]) not in found:  # a comprehension's frame and its caller's
+            found.append((filename, max(inner)[2]))
+    return found
 
 
 def is_test_code(filename: str, test_file: str, rootdir: str) -> bool:

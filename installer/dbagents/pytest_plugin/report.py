@@ -57,7 +57,7 @@ class Merged:
     touched: list | None = None
     loaded_by: dict | None = None
     expired: bool = False
-    loop: list | None = None  # DBA402: (file, line) of the loop statement
+    loops: list = field(default_factory=list)  # DBA402: (file, line) of the loops around it, innermost first
 
 
 def merge(hits: list[dict]) -> list[Merged]:
@@ -70,7 +70,7 @@ def merge(hits: list[dict]) -> list[Merged]:
             merged = groups[key] = Merged(
                 hit["rule"], hit["file"], hit["line"], hit["obj"], budget=hit.get("budget"),
                 statement=hit["obj"] if hit["rule"] == "DBA402" else "", stack=hit.get("stack") or [],
-                touched=hit.get("touched"), loaded_by=hit.get("loaded_by"), loop=hit.get("loop"),
+                touched=hit.get("touched"), loaded_by=hit.get("loaded_by"), loops=hit.get("loops") or [],
             )
         merged.count = max(merged.count, hit["count"])
         merged.tests[hit["nodeid"]] = max(merged.tests.get(hit["nodeid"], 0), hit["count"])
@@ -148,8 +148,9 @@ def context_line(m: Merged, root: Path, with_statement: bool = True) -> str:
         parts.append(f"loaded by {sql}{at}")
     if m.rule == "DBA402" and with_statement:
         parts.append(short(m.statement, TABLE_SQL_WIDTH))
-    if m.loop:
-        parts.append(f"in the loop at {_place(m.loop, root)}")
+    if m.loops:
+        outer = f" (inside the loop at {_place(m.loops[1], root)})" if len(m.loops) > 1 else ""
+        parts.append(f"in the loop at {_place(m.loops[0], root)}{outer}")
     if m.touched:
         parts.append(f"touched in {_place(m.touched, root)} called from {_place((m.file, m.line), root)}")
     if len(m.stack) > 1:
@@ -183,8 +184,8 @@ def details(m: Merged, root: Path) -> dict:
                              "statement": short(m.loaded_by.get("statement", ""), STATEMENT_WIDTH)}
     if m.touched:
         data["touched_in"] = {"path": display_path(m.touched[0], root), "line": m.touched[1]}
-    if m.loop:
-        data["loop"] = {"path": display_path(m.loop[0], root), "line": m.loop[1]}
+    if m.loops:
+        data["loops"] = [{"path": display_path(f, root), "line": line} for f, line in m.loops]
     if m.stack:
         data["stack"] = [{"path": display_path(f, root), "line": line} for f, line in m.stack]
     if m.rule == "DBA401":
@@ -251,8 +252,8 @@ def _add_sarif_details(doc: dict, ordered: list[Merged], base: Path) -> None:
             related.append(_sarif_location(m.loaded_by["file"], m.loaded_by["line"], text, base))
         if m.touched:
             related.append(_sarif_location(m.touched[0], m.touched[1], "touched in this library frame", base))
-        if m.loop:
-            related.append(_sarif_location(m.loop[0], m.loop[1], "the loop", base))
+        for filename, line in m.loops:
+            related.append(_sarif_location(filename, line, "the loop", base))
         for filename, line in m.stack[1:]:
             related.append(_sarif_location(filename, line, "called from", base))
         for number, location in enumerate(related, 1):
