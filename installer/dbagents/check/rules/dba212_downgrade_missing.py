@@ -104,8 +104,10 @@ docstring / `...`, or only raises (typically `NotImplementedError`). Empty revis
 fine, and so are data-only revisions (`UPDATE` / `INSERT` / `DELETE`, `bulk_insert`, ORM sessions,
 configuration rows, a scratch temporary table, a trigger disabled and enabled again) and enum `ALTER TYPE …
 ADD VALUE`: with nothing to undo in the schema they step down fine (PostgreSQL cannot drop an enum label, and
-leaving an unused one is harmless). Schema changes outside `op.*` count too: `op.execute(NAME)` with SQL from
-elsewhere, sqlalchemy_searchable's `sync_trigger()`, `create_all()` and `Enum(…).create(bind)`.
+leaving an unused one is harmless) — as long as `downgrade()` exists and is empty: a data-only revision whose
+`downgrade()` raises (or is missing) really stops `alembic downgrade`, and is reported. Schema changes outside
+`op.*` count too: `op.execute(NAME)` with SQL from elsewhere, sqlalchemy_searchable's `sync_trigger()`,
+`create_all()` and `Enum(…).create(bind)`.
 
 ## Why is this bad
 When a deploy goes wrong the fastest way back is `alembic downgrade -1`. A revision without a real downgrade
@@ -168,13 +170,18 @@ def downgrade():
                               '    table = sa.Table("tag", sa.MetaData(), autoload_with=conn)\n'
                               '    sync_trigger(conn, table, "search_vector", ["name"])\n'),
                 path=PATH, files=FILES, lines=(15,), note="a trigger made by sqlalchemy_searchable"),
+        Example(revision_file("    op.execute(\"UPDATE users SET plan = 'free' WHERE plan IS NULL\")\n",
+                              "    raise NotImplementedError()\n"),
+                path=PATH, files=FILES, lines=(13,), note="data only, but the raising downgrade() stops a rollback"),
     ]
 
     def check(self, project) -> Iterable[Finding]:
         graph = project.get("alembic")
         for _env, rev in graph.all_revisions():
-            if rev.downgrade_kind not in KINDS or rev.upgrade_empty or not changes_schema(rev):
+            if rev.downgrade_kind not in KINDS or rev.upgrade_empty:
                 continue
+            if rev.downgrade_kind == "pass" and not changes_schema(rev):
+                continue  # a data-only step down with an empty downgrade() runs fine
             line = rev.downgrade_line or rev.upgrade_line or rev.line
             yield self.finding(
                 rev.relpath, line, 1,
