@@ -67,6 +67,35 @@ def test_guard_ranges_are_the_other_dialects_branches():
     assert guarded_ranges("if engine.url.database == 'sqlite':\n    x = 1\n") is None  # not a dialect name
 
 
+URL_GUARDS = '''def upgrade():
+    url = str(op.get_bind().engine.url)
+    if url.startswith("mysql"):
+        op.drop_constraint("files_ibfk_3", "files")
+    elif url.startswith("postgres"):
+        op.drop_constraint("files_fkey_pg", "files")
+    if url.startswith("sqlite") is False:
+        op.add_column("teams", sa_column_pg)
+    else:
+        op.add_column("teams", sa_column_sqlite)
+    if op.get_bind().engine.url.drivername == "postgresql+psycopg2":
+        op.create_index("ix_driver_pg", "t", ["x"])
+    if op.get_bind().engine.url.get_backend_name() != "postgresql":
+        op.create_index("ix_backend_other", "t", ["x"])
+    if name.startswith("mysql"):
+        op.create_index("ix_not_a_url", "t", ["x"])
+'''
+
+
+def test_url_prefix_and_driver_guards():
+    ranges = guarded_ranges(URL_GUARDS)
+    lines = URL_GUARDS.splitlines()
+    inside = " ".join(lines[n - 1] for first, last in ranges for n in range(first, last + 1))
+    for name in ("files_ibfk_3", "sa_column_sqlite", "ix_backend_other"):
+        assert name in inside
+    for name in ("files_fkey_pg", "sa_column_pg", "ix_driver_pg", "ix_not_a_url"):
+        assert name not in inside
+
+
 def test_postgres_rules_skip_other_dialects_branches(tmp_path):
     root = write(tmp_path, {"alembic.ini": "[alembic]\nscript_location = migrations\n",
                             "migrations/versions/r1.py": GUARDED.replace("def upgrade", 'revision = "r1"\n'

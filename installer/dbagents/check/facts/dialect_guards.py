@@ -16,7 +16,8 @@ import re
 from dbagents.check.walk import of_type
 
 KEY = "dialect_guards"
-TRIGGERS = ("dialect", "is_postgres", "is_pg", "is_sqlite", "is_mysql", "using_sqlite", "using_postgres")
+TRIGGERS = ("dialect", "is_postgres", "is_pg", "is_sqlite", "is_mysql", "using_sqlite", "using_postgres", "drivername",
+            "get_backend_name", "startswith(")
 POSTGRES_NAMES = frozenset({"postgresql", "postgres", "pg", "psycopg", "psycopg2", "asyncpg"})
 DIALECT_NAMES = POSTGRES_NAMES | {"sqlite", "mysql", "mariadb", "mssql", "oracle", "duckdb", "clickhouse",
                                   "cockroachdb", "snowflake", "redshift"}
@@ -25,20 +26,28 @@ HELPER = re.compile(r"^_?(is|using|uses|on|running_on)_?(postgres|postgresql|pg|
 
 
 def _is_dialect_name(node: ast.AST) -> bool:
-    """`x.dialect.name`, `x.dialect_name`, `dialect_name`, `dialect`, `x.name` of a `.dialect`."""
+    """`x.dialect.name`, `x.dialect_name`, `dialect_name`, `dialect`, `x.name` of a `.dialect`, `url.drivername`,
+    `url.get_backend_name()`."""
+    if isinstance(node, ast.Call) and not node.args and isinstance(node.func, ast.Attribute):
+        return node.func.attr == "get_backend_name"
     if isinstance(node, ast.Attribute):
-        if node.attr in ("dialect_name", "dialect"):
+        if node.attr in ("dialect_name", "dialect", "drivername"):
             return True
         return node.attr == "name" and isinstance(node.value, (ast.Attribute, ast.Name)) and (
             getattr(node.value, "attr", None) == "dialect" or getattr(node.value, "id", None) == "dialect")
     return isinstance(node, ast.Name) and node.id in ("dialect_name", "dialect")
 
 
+def _name(value: str) -> str:
+    """"postgresql+psycopg2" and "postgres://" name the dialect before the driver or the URL's rest."""
+    return value.lower().split("://")[0].split("+")[0]
+
+
 def _names(node: ast.AST) -> list[str] | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value.lower()]
+        return [_name(node.value)]
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        out = [e.value.lower() for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        out = [_name(e.value) for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
         return out if len(out) == len(node.elts) else None
     return None
 
@@ -66,7 +75,17 @@ class _Evaluator:
                 return False if False in values else (True if all(v is True for v in values) else None)
             return True if True in values else (False if all(v is False for v in values) else None)
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            return self._compare(node.left, node.ops[0], node.comparators[0])
+            right = node.comparators[0]
+            if isinstance(right, ast.Constant) and isinstance(right.value, bool):  # `url.startswith("x") is False`
+                inner = self.value(node.left)
+                if inner is None or not isinstance(node.ops[0], (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)):
+                    return None
+                same = (inner is right.value)
+                return same if isinstance(node.ops[0], (ast.Is, ast.Eq)) else not same
+            return self._compare(node.left, node.ops[0], right)
+        prefix = _url_prefix(node)
+        if prefix is not None:
+            return any(full.startswith(prefix) for full in ("postgresql", "postgres")) if prefix else None
         name = _call_name(node)
         if name is not None:
             if name in self.helpers:
@@ -91,6 +110,22 @@ class _Evaluator:
         if isinstance(op, (ast.NotEq, ast.IsNot, ast.NotIn)):
             return not hit
         return None
+
+
+URLISH = re.compile(r"url|uri|driver|dsn|backend|dialect", re.IGNORECASE)
+
+
+def _url_prefix(node: ast.AST) -> str | None:
+    """`url.startswith("postgres")` on a URL-ish value (its name says url, uri, driver, dsn, backend, dialect):
+    the dialect name it tests ("" = a prefix that names no dialect), None = not such a test."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "startswith"
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)):
+        return None
+    if not URLISH.search(ast.unparse(node.func.value)):
+        return None
+    prefix = _name(node.args[0].value)
+    return prefix if prefix and any(d.startswith(prefix) for d in DIALECT_NAMES) else ""
 
 
 def _helpers(tree: ast.Module) -> dict[str, bool]:
