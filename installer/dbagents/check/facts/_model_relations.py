@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
+from typing import Any
+
+from dbagents.check.facts._model_syntax import dotted, _kw, _kwlit, last, literal, _truthy
+from dbagents.check.facts._model_types import AnnInfo
 
 JOIN_PAIR = re.compile(r"([A-Za-z_][\w]*)\.(?:c\.)?([A-Za-z_]\w*)\s*==\s*([A-Za-z_][\w]*)\.(?:c\.)?([A-Za-z_]\w*)")
 
@@ -138,3 +143,96 @@ def direction(index, cls, rel) -> str | None:
     if rel.collection is False or rel.uselist is False:
         return None
     return None
+
+
+@dataclass
+class RelFacts:
+    attr: str
+    line: int
+    col: int
+    end_line: int
+    target: str | None
+    lazy: str | None = None
+    back_populates: str | None = None
+    backref: str | None = None
+    backref_line: int = 0
+    backref_passive_deletes: bool = False
+    viewonly: bool = False
+    passive_deletes: Any = None
+    secondary: bool = False
+    uselist: Any = None
+    cascade: str | None = None
+    foreign_keys: bool = False
+    primaryjoin: bool = False
+    collection: bool | None = None
+    annotated: bool = False
+    backref_cascade: Any = None  # cascade= inside backref(...); None = SQLAlchemy's default (no delete)
+    fk_names: tuple = ()  # names given to foreign_keys= ("user_id", "Child.parent_id")
+    join_text: str = ""  # primaryjoin= as written
+    hidden_kwargs: bool = False  # a **kwargs we cannot read may set back_populates/passive_deletes/...
+
+
+def parse_relationship(call: ast.Call, attr: str, stmt, ann: AnnInfo | None,
+                       dicts: dict[str, ast.Dict] | None = None) -> RelFacts:
+    target = None
+    if call.args:
+        t = call.args[0]
+        if isinstance(t, ast.Lambda):
+            t = t.body
+        if isinstance(t, ast.Constant) and isinstance(t.value, str):
+            target = last(t.value.strip())
+        else:
+            target = last(dotted(t)) or None
+    if target is None:
+        arg = _kw(call, "argument")
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            target = last(arg.value)
+    if target is None and ann is not None and ann.target:
+        target = last(ann.target)
+    rel = RelFacts(attr, stmt.lineno, stmt.col_offset + 1, stmt.end_lineno or stmt.lineno, target,
+                   annotated=ann is not None and ann.mapped)
+    if ann is not None and ann.mapped:
+        rel.collection = ann.collection
+    keywords, rel.hidden_kwargs = expanded_keywords(call, dicts)
+    for k in keywords:
+        v = literal(k.value)
+        if k.arg == "lazy":
+            rel.lazy = v if isinstance(v, str) else (str(v) if v in (True, False, None) else None)
+        elif k.arg == "back_populates" and isinstance(v, str):
+            rel.back_populates = v
+        elif k.arg == "backref":
+            rel.backref_line = k.value.lineno
+            if isinstance(v, str):
+                rel.backref = v
+            elif isinstance(k.value, ast.Call) and k.value.args:
+                rel.backref = literal(k.value.args[0]) if isinstance(literal(k.value.args[0]), str) else "?"
+                rel.backref_passive_deletes = _truthy(_kwlit(k.value, "passive_deletes"))
+                rel.backref_cascade = _kwlit(k.value, "cascade")
+        elif k.arg == "viewonly":
+            rel.viewonly = _truthy(v)
+        elif k.arg == "passive_deletes":
+            rel.passive_deletes = v
+        elif k.arg == "secondary":
+            rel.secondary = True
+        elif k.arg == "uselist":
+            rel.uselist = v
+        elif k.arg == "cascade" and isinstance(v, str):
+            rel.cascade = v
+        elif k.arg == "foreign_keys":
+            rel.foreign_keys = True
+            rel.fk_names = key_names(k.value)
+        elif k.arg in ("primaryjoin", "secondaryjoin"):
+            rel.primaryjoin = True
+            if k.arg == "primaryjoin":
+                rel.join_text = join_text(k.value)
+        elif k.arg == "sa_relationship_kwargs" and isinstance(k.value, ast.Dict):
+            for key, value in zip(k.value.keys, k.value.values):
+                if literal(key) == "passive_deletes":
+                    rel.passive_deletes = literal(value)
+                elif literal(key) == "viewonly":
+                    rel.viewonly = _truthy(literal(value))
+                elif literal(key) == "lazy" and isinstance(literal(value), str):
+                    rel.lazy = literal(value)
+    if rel.uselist is False:
+        rel.collection = False
+    return rel
