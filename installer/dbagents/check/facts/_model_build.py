@@ -1,21 +1,18 @@
-"""Build the ModelIndex from every file's ModelFileFacts: resolve imports, inheritance, types and indexes."""
+"""Build the ModelIndex from every file's ModelFileFacts: types, columns, tables and indexes (names are resolved
+by ``_model_resolve``, classes classified by ``_model_hierarchy``)."""
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 from dbagents.check.facts._model_extract import (
     UNKNOWN, AssignFacts, ClassFacts, ColumnFacts, ConstraintFacts, ModelFileFacts, RefFacts, TableFacts, TypeRef, last,
 )
+from dbagents.check.facts._model_hierarchy import BASE_FACTORIES, ClassInfo, Hierarchy
+from dbagents.check.facts._model_resolve import MAX_DEPTH, Resolver, snake_case  # noqa: F401 - re-exported
 from dbagents.check.facts._model_index import (
     TIMESTAMP_TYPES, ColumnModel, ForeignKeyModel, IndexModel, MappedClass, ModelIndex, RelationshipModel,
     TableModel,
 )
 
-MAX_DEPTH = 8
-DECLARATIVE_ROOTS = {"DeclarativeBase", "DeclarativeBaseNoMeta", "MappedAsDataclass"}
-BASE_FACTORIES = {"declarative_base", "generate_base"}
 DEFAULT_PY_TYPES = {
     "datetime": "DateTime", "int": "Integer", "str": "String", "bool": "Boolean", "float": "Float",
     "Decimal": "Numeric", "date": "Date", "time": "Time", "timedelta": "Interval", "UUID": "Uuid",
@@ -23,270 +20,14 @@ DEFAULT_PY_TYPES = {
 }
 
 
-def snake_case(name: str) -> str:
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", s)
-    return s.lower().lstrip("_")
-
-
-@dataclass
-class Sym:
-    kind: str  # class | assign | table | external | unknown
-    relpath: str | None
-    obj: object
-    rest: tuple[str, ...]
-    qualname: str = ""
-
-
-class Resolver:
-    """Names -> project objects, following each file's imports (absolute, relative, re-exports)."""
-
-    def __init__(self, files: dict[str, ModelFileFacts]):
-        self.files = files
-        self.by_module: dict[str, str] = {}
-        self.by_tail: dict[str, list[str]] = {}
-        self.local_classes: dict[str, dict[str, ClassFacts]] = {}
-        self.local_tables: dict[str, dict[str, TableFacts]] = {}
-        self.class_by_name: dict[str, list[tuple[str, ClassFacts]]] = {}
-        for relpath, f in files.items():
-            self.by_module.setdefault(f.module, relpath)
-            parts = f.module.split(".")
-            for i in range(len(parts)):
-                self.by_tail.setdefault(".".join(parts[i:]), []).append(relpath)
-            self.local_classes[relpath] = {c.name: c for c in f.classes if not c.nested}
-            self.local_tables[relpath] = {t.var: t for t in f.tables if t.var}
-            for c in f.classes:
-                self.class_by_name.setdefault(c.name, []).append((relpath, c))
-
-    def module_file(self, module: str) -> str | None:
-        if module in self.by_module:
-            return self.by_module[module]
-        found = self.by_tail.get(module)
-        if found:
-            return min(found, key=len)
-        return None
-
-    def absolute(self, relpath: str, module: str, level: int) -> str:
-        if not level:
-            return module
-        f = self.files[relpath]
-        parts = f.module.split(".") if f.module else []
-        if not f.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
-        return ".".join([*parts, module] if module else parts)
-
-    def lookup(self, relpath: str, name: str, depth: int = 0) -> Sym:
-        head, *rest = name.split(".")
-        if depth > MAX_DEPTH or relpath not in self.files:
-            return Sym("unknown", None, None, tuple(rest), name)
-        f = self.files[relpath]
-        if head in self.local_classes[relpath]:
-            return Sym("class", relpath, self.local_classes[relpath][head], tuple(rest), name)
-        if head in self.local_tables[relpath]:
-            return Sym("table", relpath, self.local_tables[relpath][head], tuple(rest), name)
-        if head in f.assigns:
-            return Sym("assign", relpath, f.assigns[head], tuple(rest), name)
-        if head in f.imports:
-            module, member, level = f.imports[head]
-            absmod = self.absolute(relpath, module, level)
-            if member is None:
-                rest = list(rest)
-                while rest and self.module_file(f"{absmod}.{rest[0]}"):
-                    absmod = f"{absmod}.{rest.pop(0)}"
-                target = self.module_file(absmod) if absmod else None
-                if target and rest:
-                    return self.lookup(target, ".".join(rest), depth + 1)
-                return Sym("external", None, None, tuple(rest), ".".join([absmod, *rest]))
-            target = self.module_file(absmod) if absmod else None
-            if target is not None and target != relpath:
-                sym = self.lookup(target, ".".join([member, *rest]), depth + 1)
-                if sym.kind != "unknown":
-                    return sym
-            sub = self.module_file(f"{absmod}.{member}" if absmod else member)
-            if sub is not None and rest:
-                return self.lookup(sub, ".".join(rest), depth + 1)
-            return Sym("external", None, None, tuple(rest), ".".join(p for p in [absmod, member, *rest] if p))
-        return Sym("unknown", None, None, tuple(rest), name)
-
-    def find_class(self, relpath: str, name: str) -> tuple[str, ClassFacts] | None:
-        sym = self.lookup(relpath, name)
-        if sym.kind == "class" and not sym.rest:
-            return sym.relpath, sym.obj
-        if sym.kind == "assign" and sym.obj.kind == "name" and not sym.rest:
-            inner = self.lookup(sym.relpath, sym.obj.ref.name, 1)
-            if inner.kind == "class" and not inner.rest:
-                return inner.relpath, inner.obj
-        if sym.kind in ("unknown", "external"):
-            candidates = self.class_by_name.get(last(name), [])
-            if len(candidates) == 1:
-                return candidates[0]
-            same = [c for c in candidates if c[0] == relpath]
-            if same:
-                return same[0]
-        return None
-
-
-@dataclass
-class ClassInfo:
-    relpath: str
-    facts: ClassFacts
-    family: str = ""
-    root: bool = False
-    assumed: bool = False
-    project_bases: list[tuple[str, ClassFacts]] = None  # type: ignore[assignment]
-    root_assign: tuple[str, AssignFacts] | None = None
-
-
-class Builder:
+class Builder(Hierarchy):
     def __init__(self, files: dict[str, ModelFileFacts]):
         self.files = files
         self.r = Resolver(files)
         self.info: dict[tuple[str, str, int], ClassInfo] = {}
         self.index = ModelIndex()
 
-    # ------------------------------------------------------------ classification
-
-    def classify(self, relpath: str, cls: ClassFacts, stack: tuple = ()) -> ClassInfo:
-        key = (relpath, cls.name, cls.line)
-        if key in self.info:
-            return self.info[key]
-        info = ClassInfo(relpath, cls, project_bases=[])
-        if key in stack or len(stack) > 30:
-            return info
-        self.info[key] = info
-        for deco in cls.decorators:
-            if last(deco) in ("mapped", "mapped_as_dataclass"):
-                info.family = "decorator"
-            elif last(deco) == "as_declarative":
-                info.family, info.root = "declarative", True
-        for base in cls.bases:
-            self._classify_base(info, relpath, base, stack + (key,))
-        if not info.family and cls.tablename and any(
-            self.r.lookup(relpath, b).kind in ("unknown", "external") and last(b) not in ("object", "Generic")
-            for b in cls.bases
-        ):
-            info.family, info.assumed = "declarative", True
-        return info
-
-    def _classify_base(self, info: ClassInfo, relpath: str, base: str, stack: tuple) -> None:
-        sym = self.r.lookup(relpath, base)
-        for _ in range(4):  # follow `Model = db.Model` style aliases
-            if sym.kind == "assign" and sym.obj.kind == "name" and not sym.rest:
-                sym = self.r.lookup(sym.relpath, sym.obj.ref.name, 1)
-            else:
-                break
-        if sym.kind == "class" and not sym.rest:
-            parent = self.classify(sym.relpath, sym.obj, stack)
-            info.project_bases.append((sym.relpath, sym.obj))
-            if parent.family and not info.family:
-                info.family = parent.family
-            return
-        if sym.kind == "assign" and sym.obj.ref is not None:
-            fname = last(sym.obj.ref.name)
-            if fname in BASE_FACTORIES and not sym.rest:
-                info.family = info.family or "declarative"
-                info.root_assign = (sym.relpath, sym.obj)
-                return
-            if sym.rest == ("Model",) and self._is_flask_db(sym.relpath, sym.obj):
-                info.family = info.family or "flask"
-                info.root_assign = (sym.relpath, sym.obj)
-                return
-        name = sym.qualname or base
-        lname = last(name)
-        if sym.kind in ("external", "unknown"):
-            if lname in DECLARATIVE_ROOTS:
-                if lname != "MappedAsDataclass":
-                    info.family, info.root = info.family or "declarative", True
-                return
-            if lname == "SQLModel":
-                info.family = info.family or "sqlmodel"
-                return
-            if lname == "Model" and (base.split(".")[0] in ("db", "database") or "flask_sqlalchemy" in name):
-                info.family = info.family or "flask"
-                return
-            if sym.kind == "unknown":
-                found = self.r.find_class(relpath, base)
-                if found is not None:
-                    parent = self.classify(found[0], found[1], stack)
-                    info.project_bases.append(found)
-                    if parent.family and not info.family:
-                        info.family = parent.family
-
-    def _is_flask_db(self, relpath: str, a: AssignFacts) -> bool:
-        """`db = SQLAlchemy()`, or an instance of a project subclass of it (`db = RedashSQLAlchemy()`)."""
-        fname = a.ref.name
-        if last(fname) == "SQLAlchemy" or a.name in ("db", "database"):
-            return True
-        found = self.r.find_class(relpath, fname)
-        return found is not None and any(last(b).endswith("SQLAlchemy") for b in found[1].bases)
-
-    def ancestors(self, relpath: str, cls: ClassFacts, seen=None) -> list[tuple[str, ClassFacts]]:
-        """Project ancestors, nearest first (depth-first, left to right)."""
-        seen = seen if seen is not None else set()
-        out = []
-        for prel, pcls in self.classify(relpath, cls).project_bases:
-            key = (prel, pcls.name, pcls.line)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append((prel, pcls))
-            out.extend(self.ancestors(prel, pcls, seen))
-        return out
-
-    def is_abstract(self, relpath: str, cls: ClassFacts) -> bool:
-        info = self.classify(relpath, cls)
-        if info.root or cls.abstract:
-            return True
-        if info.family == "sqlmodel":
-            return cls.keywords.get("table") is not True
-        return False
-
-    def concrete_parent(self, relpath: str, cls: ClassFacts) -> tuple[str, ClassFacts] | None:
-        for prel, pcls in self.classify(relpath, cls).project_bases:
-            pinfo = self.classify(prel, pcls)
-            if pinfo.family and not self.is_abstract(prel, pcls) and self.tablename(prel, pcls) is not None:
-                return prel, pcls
-            deeper = self.concrete_parent(prel, pcls) if pinfo.family else None
-            if deeper:
-                return deeper
-        return None
-
-    def tablename(self, relpath: str, cls: ClassFacts, depth: int = 0) -> str | None:
-        if cls.tablename:
-            return cls.tablename
-        if cls.table is not None:
-            return cls.table.name
-        info = self.classify(relpath, cls)
-        if not info.family or self.is_abstract(relpath, cls) or depth > 20:
-            return None
-        parent = self.concrete_parent(relpath, cls)
-        chain = [(relpath, cls), *self.ancestors(relpath, cls)]
-        rule = next((a.tablename_rule for _, a in chain if a.tablename_rule), None)
-        if rule in ("lower", "snake", "unknown"):
-            return cls.name.lower() if rule == "lower" else snake_case(cls.name)
-        if info.family == "sqlmodel":
-            return cls.name.lower()
-        if info.family == "flask":
-            own_pk = any(c.primary_key for c in cls.columns)
-            if parent is None or own_pk:
-                return snake_case(cls.name)
-        if parent is not None:
-            return self.tablename(parent[0], parent[1], depth + 1)
-        return None
-
-    # ------------------------------------------------------------ types
-
-    def type_map(self, relpath: str, cls: ClassFacts) -> dict[str, TypeRef]:
-        merged: dict[str, TypeRef] = {}
-        chain = [(relpath, cls), *self.ancestors(relpath, cls)]
-        for prel, pcls in reversed(chain):
-            info = self.classify(prel, pcls)
-            if info.root_assign is not None:
-                merged.update({last(k): v for k, v in info.root_assign[1].type_map.items()})
-            merged.update({last(k): v for k, v in pcls.type_map.items()})
-        return merged
+    # ------------------------------------------------------------ types (classification: _model_hierarchy)
 
     def resolve_type(self, relpath: str, ref: TypeRef) -> tuple[TypeRef, tuple[str, int] | None, str | None, bool]:
         """Follow aliases and TypeDecorators: (final ref, origin, via name, tz_hint)."""
@@ -411,57 +152,6 @@ class Builder:
         if sym.kind == "table" and not sym.rest:
             return f"{sym.obj.name}.{attr}"
         return target
-
-    def all_columns(self, relpath: str, cls: ClassFacts, seen=None) -> list[ColumnFacts]:
-        """Columns this class maps on its own table: own + from mixins/abstract bases (not from mapped parents),
-        in the order declarative builds the table: the class's own columns, then each base's in MRO order."""
-        inherited = []
-        for prel, pcls in self.classify(relpath, cls).project_bases:
-            pinfo = self.classify(prel, pcls)
-            if pinfo.family and not self.is_abstract(prel, pcls) and self.tablename(prel, pcls) is not None:
-                continue  # mapped parent: its columns live on its own table
-            inherited.append(self.all_columns(prel, pcls))
-        merged: dict[str, ColumnFacts] = {}
-        for cols in reversed(inherited):  # the leftmost base wins, the class itself over all
-            merged.update((c.attr, c) for c in cols)
-        merged.update((c.attr, c) for c in cls.columns)
-        order = [c.attr for c in cls.columns] + [c.attr for cols in inherited for c in cols]
-        return [merged[a] for a in dict.fromkeys(order)]
-
-    def column_owners(self, relpath: str, cls: ClassFacts) -> dict[str, str]:
-        """attr -> relpath of the class that declares that column."""
-        out: dict[str, str] = {}
-        for prel, pcls in reversed(self.classify(relpath, cls).project_bases):
-            pinfo = self.classify(prel, pcls)
-            if pinfo.family and not self.is_abstract(prel, pcls) and self.tablename(prel, pcls) is not None:
-                continue
-            out.update(self.column_owners(prel, pcls))
-        for c in cls.columns:
-            out[c.attr] = relpath
-        return out
-
-    def all_relationships(self, relpath: str, cls: ClassFacts) -> list[tuple[str, object]]:
-        merged: dict[str, tuple[str, object]] = {}
-        for prel, pcls in reversed(self.classify(relpath, cls).project_bases):
-            pinfo = self.classify(prel, pcls)
-            if pinfo.family and not self.is_abstract(prel, pcls) and self.tablename(prel, pcls) is not None:
-                continue
-            for r in self.all_relationships(prel, pcls):
-                merged[r[1].attr] = r
-        for r in cls.relationships:
-            merged[r.attr] = (relpath, r)
-        return list(merged.values())
-
-    def table_args(self, relpath: str, cls: ClassFacts) -> tuple[str, list[ConstraintFacts]]:
-        if cls.table_args:
-            return relpath, cls.table_args
-        for prel, pcls in self.ancestors(relpath, cls):
-            pinfo = self.classify(prel, pcls)
-            if pinfo.family and not self.is_abstract(prel, pcls) and self.tablename(prel, pcls) is not None:
-                continue
-            if pcls.table_args:
-                return prel, pcls.table_args
-        return relpath, []
 
     # ------------------------------------------------------------ tables
 
