@@ -91,6 +91,7 @@ class Recorder:
         self.frames = FrameFilter(rootdir, library_paths)
         self.log: TestLog | None = None
         self._thread: int | None = None  # the thread running the test body
+        self._stash: tuple[int, Where] | None = None  # (thread, stack) of the ORM query about to execute
         self._installed: list[tuple] = []
         self._results = count(1)  # numbers the top-level ORM query results (ResultMark payloads)
         self._flushes = count(1)
@@ -133,6 +134,7 @@ class Recorder:
         self.log = TestLog()
         self._thread = threading.get_ident()
         self._flush = 0
+        self._stash = None
         self._first_result = next(self._results)  # results of this test are numbered above it
         return self.log
 
@@ -155,13 +157,17 @@ class Recorder:
         if log is None:
             return
         log.statements.append(statement)
+        stash, self._stash = self._stash, None  # the stack an ORM query's mark found, if it was this one
         if self.orm is False or allow.depth:
             return  # budgets only, or an allowed block
         if context is not None and context.execution_options.get(ORIGIN_OPTION, PLAIN) != PLAIN:
             return  # a relationship load: DBA401's business
         if is_bookkeeping(statement):
             return
-        where = self.frames.where(None, self._thread)
+        if stash is not None and stash[0] == threading.get_ident():
+            where = stash[1]
+        else:
+            where = self.frames.where(None, self._thread)
         key = (statement, where.stack)
         seen = log.repeats.get(key)
         if seen is None:
@@ -197,13 +203,16 @@ class Recorder:
             # behalf of marked objects (lazy, selectin, subquery, refresh) carry their mark already,
             # so every marked statement has exactly one mark (SQLAlchemy caches a statement with
             # marks apart from the same statement without).
-            self._mark(orm_state)
+            where = self._mark(orm_state)
+        else:
+            where = None
         owner = orm_state.lazy_loaded_from
         if owner is None:
             return None
         path = orm_state.loader_strategy_path
         attr = self._attr_name(path, owner)
-        where = self.frames.where(None, self._thread)
+        if where is None:
+            where = self.frames.where(None, self._thread)
         site = where.site
         allowed = self.is_allowed(attr)
         if group is not None and group > self._first_result and not allowed:
@@ -227,13 +236,17 @@ class Recorder:
                 log.async_lazy.append((attr, site))
             raise
 
-    def _mark(self, orm_state) -> None:
+    def _mark(self, orm_state) -> Where:
         """Give the statement's result a fresh number (a ResultMark option); remember the query and
-        the project line that ran it (DBA401 names them as "loaded by")."""
+        the project line that ran it (DBA401 names them as "loaded by"). The stack is kept for the
+        statement's own execution, which follows at once in this thread (one walk, not two)."""
         number = next(self._results)
         statement = orm_state.statement
-        self.log.results[number] = (self.frames.site(), statement)
+        where = self.frames.where(None, self._thread)
+        self._stash = (threading.get_ident(), where)
+        self.log.results[number] = (where.site, statement)
         orm_state.statement = statement.options(ResultMark(number))
+        return where
 
     @staticmethod
     def _eager_then_expired(path, group: int, log: TestLog) -> bool:
