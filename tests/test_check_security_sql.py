@@ -104,7 +104,7 @@ def test_message_names_the_variable_and_build_line(tmp_path):
     found = run(tmp_path, {"a.py": HEADER + "def f(s, u):\n    sql = f'SELECT {u}'\n    s.execute(text(sql))\n"},
                 "DBA501")
     assert len(found) == 1
-    assert "via `sql` (built on line 3)" in found[0].message and found[0].severity is Severity.ERROR
+    assert "via `sql` (built on line 3)" in found[0].message and found[0].severity is Severity.INFO
 
 
 def test_literal_binds_through_variable_is_dba506_not_dba501(tmp_path):

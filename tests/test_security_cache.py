@@ -41,6 +41,10 @@ class Base(DeclarativeBase):
     pass
 
 
+class Level(enum.IntEnum):
+    low = 1
+
+
 class Team(Base):
     __tablename__ = "team"
     __table_args__ = (UniqueConstraint("name"), Index("ix_team_created", "created"))

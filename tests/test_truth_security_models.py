@@ -62,3 +62,29 @@ def test_a_token_assigned_elsewhere_makes_a_digest_sized_column_raw(tmp_path):
     service = "import secrets\ndef issue(db):\n    key = ApiKey(api_key=secrets.token_urlsafe(48))\n    db.session.add(key)\n"
     got = found(tmp_path, {"app/models.py": models, "app/service.py": service})
     assert [f.line for f in got] == [8] and "generated token" in got[0].message  # Session.token: no evidence
+
+
+def test_a_column_the_code_assigns_a_hash_and_push_addresses(tmp_path):
+    models = BASE + (
+        "class User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n"
+        "    password = Column(String)\n    expo_push_token = Column(String)\n    csrf_token = Column(String)\n"
+        "class Csrf(Base):\n    __tablename__ = 'csrf_token'\n    id = Column(Integer, primary_key=True)\n    token = Column(String)\n"
+        "class Admin(Base):\n    __tablename__ = 'admins'\n    id = Column(Integer, primary_key=True)\n"
+        "    passphrase = Column(String)\n"
+    )
+    routes = ("def change(db, user, new):\n    user.password = security.hash_password(new)\n    db.session.commit()\n"
+              "def register(db, form):\n    db.add(User(password=hash_password(form.password)))\n")
+    got = found(tmp_path, {"app/models.py": models, "app/routes.py": routes})
+    assert [f.line for f in got] == [18]  # Admin.passphrase: nothing hashes it
+
+
+def test_a_hash_assigned_to_a_name_two_classes_share_proves_nothing(tmp_path):
+    models = BASE + (
+        "class Token(Base):\n    __tablename__ = 'tokens'\n    id = Column(Integer, primary_key=True)\n"
+        "    access_token = Column(String)\n"
+        "class Account(Base):\n    __tablename__ = 'accounts'\n    id = Column(Integer, primary_key=True)\n"
+        "    access_token = Column(String(1024))\n"
+    )
+    service = "def issue(db, token, account):\n    db.add(Token(access_token=get_token_hash(token)))\n    account.access_token = sign(token)\n"
+    got = found(tmp_path, {"app/models.py": models, "app/service.py": service})
+    assert [f.line for f in got] == [8, 12]

@@ -234,3 +234,82 @@ async def m001(db):
         (tmp_path / rel).write_text(text, encoding="utf-8")
     outcome = check_tree([tmp_path], root=tmp_path, config=Config(), enabled={"DBA501"}, jobs=1, use_cache=False)
     assert sorted((f.path, f.line) for f in outcome.findings) == [("app/migrations.py", 4), ("app/migrations.py", 5)]
+
+
+def test_parameters_typed_with_a_project_enum_or_a_scalar(tmp_path):
+    models = ("from enum import StrEnum\nfrom sqlalchemy.orm import Mapped, mapped_column\n\n"
+              "class WebhookEventType(StrEnum):\n    created = 'created'\n")
+    service = '''
+from typing import Sequence
+from uuid import UUID
+from sqlalchemy import text, literal_column
+
+def endpoints(session, *, event: WebhookEventType, name: Label):
+    session.execute(text(f"SELECT * FROM w WHERE events @> '[\\"{event}\\"]'"))
+    session.execute(text(f"SELECT * FROM w WHERE kind = '{event.value}'"))
+    session.execute(text(f"SELECT * FROM w WHERE label = '{name}'"))
+
+def descendants(ids: Sequence[UUID], limit: int | None, who: str):
+    joined = ", ".join(f"'{i!s}'" for i in ids)
+    literal_column(f"[{joined}]")
+    text(f"SELECT * FROM t LIMIT {limit}")
+    text(f"SELECT * FROM t WHERE who = '{who}'")
+'''
+    for rel, text in {"app/models.py": models, "app/service.py": service}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    outcome = check_tree([tmp_path], root=tmp_path, config=Config(), enabled={"DBA501"}, jobs=1, use_cache=False)
+    assert sorted(f.line for f in outcome.findings) == [9, 15]
+
+
+def test_records_built_from_literals_through_two_private_functions(tmp_path):
+    code = HEAD + '''
+class TableMeta:
+    def __init__(self, tablename, pk_1, pk_2):
+        self.tablename, self.pk_1, self.pk_2 = tablename, pk_1, pk_2
+
+def _dedupe_table(session, meta):
+    session.execute(text(f"DELETE FROM {meta.tablename} WHERE {meta.pk_1} = {meta.pk_2}"))
+
+def _dedupe_tables(session, metas):
+    for meta in metas:
+        _dedupe_table(session, meta)
+
+def upgrade(session):
+    _dedupe_tables(session, [TableMeta("a_to_b", "a_id", "b_id"), TableMeta("a_to_c", "a_id", "c_id")])
+
+def _drop(session, meta):
+    session.execute(text(f"DROP TABLE {meta.tablename}"))
+
+def downgrade(session, name):
+    _drop(session, TableMeta(name, "x", "y"))
+'''
+    assert found(tmp_path, code) == [19]
+
+
+def test_a_zoneinfo_key(tmp_path):
+    code = HEAD + '''
+async def metrics(session, timezone: ZoneInfo, label: str):
+    await session.execute(text(f"SET LOCAL TIME ZONE '{timezone.key}'"))
+    await session.execute(text(f"SET LOCAL application_name = '{label}'"))
+'''
+    assert found(tmp_path, code) == [6]
+
+
+def test_keys_of_a_dict_filled_from_a_literal_dict_or_aliased_to_it(tmp_path):
+    code = HEAD + '''
+def copy(session, row, household_id):
+    defaults = {"a": 1, "b": True}
+    if row:
+        data: dict = {}
+        for i, (field, default) in enumerate(defaults.items()):
+            data[field] = row[i] if row[i] is not None else default
+    else:
+        data = defaults
+    data["household_id"] = household_id
+    columns = ", ".join(data.keys())
+    session.execute(text(f"INSERT INTO prefs ({columns}) VALUES (:a, :b, :household_id)"), data)
+    data[row[0]] = 1
+    session.execute(text(f"INSERT INTO prefs ({', '.join(data.keys())}) VALUES (1)"))
+'''
+    assert found(tmp_path, code) == [16]

@@ -165,3 +165,51 @@ def record_call(known: ModuleKnowledge, call: ast.Call, safe) -> None:
         filled.setdefault(p, True)  # left to its default, a constant in the signature or None
     prev = known.calls.get(id(call))
     known.calls[id(call)] = {p: ok and (prev is None or prev.get(p, True)) for p, ok in filled.items()}
+
+
+# Values of these types print as digits, hex, dashes, dots or ISO dates: formatted into SQL they cannot inject.
+SAFE_SCALARS = {"int", "float", "bool", "UUID", "uuid.UUID", "UUID4", "datetime", "date", "time", "timedelta",
+                "Decimal", "datetime.datetime", "datetime.date", "PositiveInt", "NonNegativeInt", "StrictInt",
+                "ZoneInfo"}  # a ZoneInfo's key is a tz database name: ZoneInfo() refuses anything else
+COLLECTIONS = {"list", "List", "Sequence", "set", "Set", "frozenset", "FrozenSet", "tuple", "Tuple", "Iterable",
+               "Collection", "AbstractSet"}
+
+
+def _ann_name(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _without_none(node: ast.AST) -> ast.AST | None:
+    """`X | None` and `Optional[X]` give X; other unions give None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        sides = [s for s in (node.left, node.right) if not (isinstance(s, ast.Constant) and s.value is None)]
+        return sides[0] if len(sides) == 1 else None
+    if isinstance(node, ast.Subscript) and _ann_name(node.value).split(".")[-1] == "Optional":
+        return node.slice
+    return node
+
+
+def annotation_kind(node: ast.AST | None) -> str | None:
+    """"scalar" (a safe scalar type), "scalars" (a collection of them), "class:X" (a CapWords class, maybe an
+    Enum), or None."""
+    node = _without_none(node) if node is not None else None
+    if node is None:
+        return None
+    name = _ann_name(node)
+    if name in SAFE_SCALARS:
+        return "scalar"
+    if isinstance(node, ast.Subscript) and _ann_name(node.value).split(".")[-1] in COLLECTIONS:
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if all(annotation_kind(e) == "scalar" or (isinstance(e, ast.Constant) and e.value is Ellipsis) for e in inner):
+            return "scalars"
+        return None
+    last = name.split(".")[-1]
+    if last[:1].isupper() and not last.isupper() and last not in COLLECTIONS:
+        return f"class:{last}"
+    return None

@@ -5,7 +5,10 @@
 - ``raw_lines``: lines of column declarations whose ``default=`` generates a token (``lambda: generate_token(40)``,
   ``secrets.token_urlsafe``), i.e. the column holds the raw token whatever its length;
 - ``raw_attrs``: attribute names assigned a freshly generated token anywhere in the file
-  (``client.api_key = secrets.token_hex(32)``, ``user.otp_secret = pyotp.random_base32()``).
+  (``client.api_key = secrets.token_hex(32)``, ``user.otp_secret = pyotp.random_base32()``);
+- ``hashed_attrs``: ``[whose, attribute]`` pairs assigned the result of hashing anywhere in the file, ``whose``
+  being the lower-cased receiver or class named there (``new_user.password = hash_password(plain)`` gives
+  ``["new_user", "password"]``, ``User(password=hash_password(plain))`` gives ``["user", "password"]``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dbagents.check.source import SourceFile
 from dbagents.check.walk import of_type
 
 KEY = "secret_columns"
-TRIGGERS = ("validates", ".setter", "token", "secret", "random", "otp", "uuid", "urandom")
+TRIGGERS = ("validates", ".setter", "token", "secret", "random", "otp", "uuid", "urandom", "hash", "crypt")
 
 HASHING = re.compile(r"hash|crypt|argon|pbkdf|scrypt|digest|hmac|(^|_)sign(_|$)|make_password", re.IGNORECASE)
 GENERATOR = re.compile(r"token_(hex|urlsafe|bytes)|generate_\w*(token|key|secret)|random_base32|random_hex|urandom|"
@@ -86,12 +89,22 @@ def extract(src: SourceFile) -> dict | None:
                 if kw.arg in ("default", "default_factory", "insert_default") and _generates(kw.value):
                     raw_lines.extend(range(call.lineno, (call.end_lineno or call.lineno) + 1))
     raw_attrs: list[str] = []
+    hashed_attrs: list[list[str]] = []
     for node in of_type(src.tree, ast.Assign):
+        targets = [t for t in node.targets if isinstance(t, ast.Attribute)]
         if _generates(node.value):
-            raw_attrs.extend(t.attr for t in node.targets if isinstance(t, ast.Attribute))
-    for call in of_type(src.tree, ast.Call):  # Model(api_key=secrets.token_hex(32))
-        raw_attrs.extend(kw.arg for kw in call.keywords if kw.arg and _name(call) not in COLUMN_CALLS
-                         and _generates(kw.value))
-    if not (hashed or raw_lines or raw_attrs):
+            raw_attrs.extend(t.attr for t in targets)
+        elif isinstance(node.value, ast.Call) and _hashes(node.value):
+            hashed_attrs.extend([_name(t.value).lower(), t.attr] for t in targets)
+    for call in of_type(src.tree, ast.Call):  # Model(api_key=secrets.token_hex(32)), User(password=hash(p))
+        if _name(call) in COLUMN_CALLS:
+            continue
+        for kw in call.keywords:
+            if kw.arg and _generates(kw.value):
+                raw_attrs.append(kw.arg)
+            elif kw.arg and isinstance(kw.value, ast.Call) and _hashes(kw.value):
+                hashed_attrs.append([_name(call).lower(), kw.arg])
+    if not (hashed or raw_lines or raw_attrs or hashed_attrs):
         return None
-    return {"hashed": hashed, "raw_lines": sorted(set(raw_lines)), "raw_attrs": sorted(set(raw_attrs))}
+    return {"hashed": hashed, "raw_lines": sorted(set(raw_lines)), "raw_attrs": sorted(set(raw_attrs)),
+            "hashed_attrs": sorted({tuple(p) for p in hashed_attrs})}

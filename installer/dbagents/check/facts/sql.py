@@ -17,7 +17,7 @@ import ast
 import re
 from dataclasses import dataclass, field, replace
 
-from dbagents.check.facts._sql_module import ModuleKnowledge, const_params, record_call, survey
+from dbagents.check.facts._sql_module import ModuleKnowledge, annotation_kind, const_params, record_call, survey
 from dbagents.check.names import dotted as _dotted
 from dbagents.check.source import SourceFile, Suppressions, scan_suppressions
 from dbagents.check.walk import of_type, span
@@ -172,6 +172,7 @@ class _Scope:
         self.collections = set(collections)  # names bound to constant lists/tuples/sets/dicts
         self.keyed: set[str] = set()  # names bound to dict literals whose keys (not values) are constants
         self.returns: list | None = None  # when set, what each `return` gives (constant-helper survey)
+        self.typed: dict[str, str] = {}  # parameter -> the CapWords class it is annotated with
 
     # ---- value classification -------------------------------------------------------------
     def classify(self, node: ast.AST | None) -> Val | None:
@@ -247,6 +248,9 @@ class _Scope:
                 return self._safe_join(node)
         return False
 
+    def passes_constant(self, node: ast.AST) -> bool:
+        return self.safe(node) or _const_collection(node)
+
     def _safe_join(self, node: ast.Call) -> bool:
         sep = self.classify(node.func.value)
         if sep is None or sep.dynamic or len(node.args) != 1:
@@ -293,6 +297,10 @@ class _Scope:
         """`x.attr` or `x.method(<constants>)`: the name another file may define as a constant."""
         if isinstance(node, ast.Call) and all(self.safe(a) for a in node.args) and not node.keywords:
             node = node.func
+        if isinstance(node, ast.Attribute) and node.attr in ("value", "name"):
+            node = node.value  # `event.value` of an Enum-typed parameter
+        if isinstance(node, ast.Name) and node.id in self.typed and self.env.get(node.id) is None:
+            return "@" + self.typed[node.id]  # constant when that class is an Enum somewhere in the project
         return node.attr if isinstance(node, ast.Attribute) else None
 
     def _binop(self, node: ast.BinOp) -> Val | None:
@@ -412,7 +420,18 @@ class _Scope:
             constant = self.imports.known.const_params.get(stmt.name, ())
             for arg in _all_args(stmt.args):
                 inner.env[arg] = CONST if arg in constant else None  # every caller in the file passes a constant
-                inner.collections.discard(arg)
+                if arg in constant:
+                    inner.collections.add(arg)  # … a constant value or a literal collection of them
+                else:
+                    inner.collections.discard(arg)
+            for a in stmt.args.posonlyargs + stmt.args.args + stmt.args.kwonlyargs:
+                kind = annotation_kind(a.annotation)
+                if kind == "scalar":
+                    inner.env[a.arg] = CONST  # `uid: int`, `ids: UUID`: printed, they cannot inject
+                elif kind == "scalars":
+                    inner.collections.add(a.arg)  # `ids: Sequence[UUID]`
+                elif kind is not None and a.arg not in constant:
+                    inner.typed[a.arg] = kind[len("class:"):]  # maybe an Enum defined elsewhere
             inner.run(stmt.body)
             return
         if isinstance(stmt, ast.ClassDef):
@@ -518,6 +537,8 @@ class _Scope:
         return a
 
     def bind(self, target: ast.AST, val: Val | None, value: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            self.typed.pop(target.id, None)
         if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and not self.safe(target.slice):
             self.keyed.discard(target.value.id)
             self.collections.discard(target.value.id)
@@ -525,6 +546,8 @@ class _Scope:
             self.env[target.id] = val
             if isinstance(value, ast.Dict) and all(k is not None and self.safe(k) for k in value.keys):
                 self.keyed.add(target.id)
+            elif isinstance(value, ast.Name) and (value.id in self.keyed or value.id in self.collections):
+                self.keyed.add(target.id)  # an alias of a dict whose keys are literals
             else:
                 self.keyed.discard(target.id)
             if isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and _const_collection(value):
@@ -560,7 +583,7 @@ class _Scope:
                 if name in SINK_NAMES or name in aliases or name in known.wrappers:
                     self.sink(cur)
                 if name in known.private:
-                    record_call(known, cur, self.safe)
+                    record_call(known, cur, self.passes_constant)
                 elif name in ("update", "setdefault") and func.__class__ is ast.Attribute and (
                     func.value.__class__ is ast.Name
                 ):
@@ -693,6 +716,9 @@ def _all_args(args: ast.arguments) -> list[str]:
 def _const_collection(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant):
         return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id[:1].isupper():
+        return all(_const_collection(a) for a in node.args) and all(_const_collection(k.value) for k in node.keywords)
+        # `TableMeta("cookbooks_to_tags", "cookbook_id", "tag_id")`: a record built from literals
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         return all(_const_collection(e) for e in node.elts)
     if isinstance(node, ast.Dict):
@@ -789,11 +815,17 @@ def extract(src: SourceFile) -> SqlFacts | None:
     imports.known = survey(src.tree, src.relpath)
     _Scope(facts, consts, collections, imports).run(src.tree.body)
     if any(s.how != "literal_binds" for s in facts.sinks):  # look again, knowing the file's constant helpers
-        const_params(imports.known, src.tree)
         _const_helpers(src.tree, consts, collections, imports)
-        if imports.known.const_funcs or imports.known.const_params:
+        for _ in range(3):  # constant parameters feed constant arguments of further private callees
+            before = dict(imports.known.const_params)
+            const_params(imports.known, src.tree)
+            if not imports.known.const_funcs and not imports.known.const_params:
+                break
+            imports.known.calls.clear()
             facts = SqlFacts()
             _Scope(facts, consts, collections, imports).run(src.tree.body)
+            if imports.known.const_params == before or not any(s.how != "literal_binds" for s in facts.sinks):
+                break
     _export_members(src.tree, consts, collections, imports, facts)
     if not facts.sinks and not facts.string_executes and not facts.const_members:
         return None

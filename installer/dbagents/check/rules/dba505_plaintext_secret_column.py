@@ -22,7 +22,9 @@ SAFE_PARTS = {
     "changed", "updated", "created", "required", "enabled", "set", "status", "strength", "rotated",
     "path", "file", "ref", "reference", "arn", "vault", "kms", "sent", "used", "attempts", "revoked", "lifetime",
     "ttl", "public", "encoded", "identifier", "index", "field", "header", "env",
+    "push", "device", "fcm", "apns", "expo", "csrf",  # device push addresses and CSRF nonces are not credentials
 }
+NOT_CREDENTIALS = {"push", "device", "fcm", "apns", "expo", "csrf"}
 # Binary columns are left out: bcrypt output and ciphertext are bytes, plain text rarely is.
 STRING_TYPES = {"String", "Text", "Unicode", "UnicodeText", "VARCHAR", "TEXT", "CHAR", "NVARCHAR", "CITEXT"}
 HEAD = "from sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\n"
@@ -40,6 +42,12 @@ def _hash_sized(c) -> bool:
     if c.sql_type in ("CHAR", "NCHAR"):
         return True
     return isinstance(length, int) and length in HASH_LENGTHS
+
+
+def _assigned_hash(receivers, classes) -> bool:
+    """A hash assigned through `new_user.password = …` or `User(password=…)` counts for class User."""
+    names = {c.lower().replace("_", "") for c in classes}
+    return any(n and n in r.replace("_", "") for r in receivers for n in names)
 
 
 def looks_secret(name: str) -> bool:
@@ -67,7 +75,11 @@ string or binary type (explicit, or `Mapped[str]`), unless the name says it is n
 `password_hash`, `token_digest`, `encrypted_api_key`, `api_key_prefix`, `token_expires_at`, `token_type`.
 Columns with a non-string type (binary hash output, an encrypted or password type from sqlalchemy-utils)
 are not reported, nor are columns a `@validates(...)` hook or a property setter of the class hashes or
-encrypts before storing (`return hash_password(value)`). Fixed-size columns typical of digests (`CHAR(n)`,
+encrypts before storing (`return hash_password(value)`), or that the code assigns a hash anywhere
+through a receiver or constructor named after the class (`new_user.password = hash_password(plain)`,
+`User(password=hash_password(plain))`) when no other mapped class has an attribute of that name. Device push addresses
+(`expo_push_token`, `fcm_token`) and CSRF nonces (`csrf_token.token`, by column or table name) are not
+credentials and are not reported. Fixed-size columns typical of digests (`CHAR(n)`,
 `String(40|60|64)`) are left alone unless the code stores a generated token in them — a token generator as
 the column's `default=` (`lambda: generate_token(40)`) or assigned to the attribute (`user.api_key =
 secrets.token_hex(32)`, `otp_secret = pyotp.random_base32()`): then they hold the raw token. A column declared
@@ -135,19 +147,29 @@ api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of 
         hashed: set[tuple[str, str]] = set()
         raw_lines: set[tuple[str, int]] = set()
         raw_attrs: set[str] = set()
+        hashed_attrs: dict[str, set[str]] = {}  # attribute -> receivers/classes a hash was assigned through
         for relpath, facts in project.module_facts(SECRETS):
             hashed.update((cls, attr) for cls, attr in facts["hashed"])
+            for whose, attr in facts.get("hashed_attrs", ()):
+                hashed_attrs.setdefault(attr, set()).add(whose)
             raw_lines.update((relpath, n) for n in facts["raw_lines"])
             raw_attrs.update(facts["raw_attrs"])
+        owners: dict[str, int] = {}
+        for _, c in index.unique_columns():
+            owners[c.attr] = owners.get(c.attr, 0) + 1
         for t, c in index.unique_columns():
             if c.sql_type not in STRING_TYPES:
                 continue
             if not all(looks_secret(n) for n in {c.attr.lstrip("_"), c.name}):
                 continue
+            if set(re.split(r"[_\W]+", t.name.lower())) & NOT_CREDENTIALS:
+                continue  # `csrf_token.token`, `push_tokens.token`: the table says what kind of token it is
             classes = {c.owner, *t.classes} - {""}
             if any((cls, c.attr) in hashed or (cls, c.attr.lstrip("_")) in hashed for cls in classes):
                 continue  # a @validates hook or a property setter hashes the value before it is stored
             raw = (c.relpath, c.line) in raw_lines or c.attr in raw_attrs or c.attr.lstrip("_") in raw_attrs
+            if not raw and owners[c.attr] == 1 and _assigned_hash(hashed_attrs.get(c.attr, ()), classes):
+                continue  # the code assigns it a hash (`new_user.password = hash_password(plain)`)
             if _hash_sized(c) and not raw:
                 continue  # CHAR(n)/String(40|60|64) and nothing in the code stores a generated token there
             where = obj = f"{t.name}.{c.name}"
