@@ -94,6 +94,8 @@ def test_loop(session):
 
 INI = "dbagents_nplusone_library_paths =\n    vendor\n"
 
+pytestmark = pytest.mark.slow  # installs pydantic into a cached venv on first use
+
 
 def _project(root) -> None:
     write_project(root, {"app/__init__.py": "", "app/serializers.py": SERIALIZERS, "app/service.py": SERVICE,

@@ -143,7 +143,7 @@ def test_savepoints_are_not_a_loop(session):
 '''
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def loop_run(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"n1-loops-{request.param}")
     (root / "testclient").mkdir()
