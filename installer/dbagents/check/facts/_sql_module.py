@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from dbagents.check.names import dotted
 from dbagents.check.walk import of_type
 
 ENUM_BASES = {"Enum", "StrEnum", "IntEnum", "Flag", "IntFlag", "ReprEnum"}
@@ -176,13 +177,7 @@ COLLECTIONS = {"list", "List", "Sequence", "set", "Set", "frozenset", "FrozenSet
 
 
 def _ann_name(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+    return dotted(node, calls=False) or ""
 
 
 def _without_none(node: ast.AST) -> ast.AST | None:
