@@ -19,30 +19,34 @@ from dbagents.check.facts._file_roles import ROLES, FileRoles
 from dbagents.check.facts._sqlalchemy_pin import Pin, pinned_sqlalchemy
 from dbagents.check.facts.dialect_guards import KEY as GUARDS
 from dbagents.check.facts.dialect_guards import in_guarded
+from dbagents.check.project_settings import is_migration_rule
 from dbagents.findings import Finding, Severity
 
 # Rule -> role -> "off" | "info". Why each cell:
-# - test/bench: SQL built from test values, throwaway credentials of a test database, models and sessions that
-#   only exist for a test, N+1 in a test body are not problems of the shipped code.
+# - test/bench: SQL built from test values, models and sessions that only exist for a test, a filter or a loop in a
+#   test body are not problems of the shipped code. A literal credential stays (as info): it may be a real one.
 # - script: operators' one-off commands build SQL from identifiers they read from the catalog or type in
-#   themselves, and run once: worth a look (info), not an alarm.
-# - past-revision: nobody edits a revision that has shipped; code-style rules stay silent there (migration
-#   safety rules are governed by `migrations-start-after`, see check/project_settings.py).
+#   themselves (worth a look: info); a commit or a lazy load per row in a command run once by hand is not worth it.
+# - past-revision: nobody edits a revision that has shipped. Every migration rule (DBA2xx but the graph rule
+#   DBA213, see project_settings.is_migration_rule) and the code rules stay silent there; only the heads and
+#   the revisions right below them are judged (or, with migrations-start-after, those after the cut-off).
 _TESTS = {"test": "off", "bench": "off"}
+_PAST = {"past-revision": "off"}
 POLICY: dict[str, dict[str, str]] = {
-    "DBA101": {"past-revision": "off"},
+    "DBA101": dict(_PAST),
     "DBA108": dict(_TESTS),
     "DBA110": dict(_TESTS),
     "DBA111": dict(_TESTS),
-    "DBA113": {"test": "info", "bench": "info"},
-    "DBA115": {"test": "info", "bench": "info", "script": "info", "past-revision": "off"},
-    "DBA116": {"test": "info", "bench": "info", "script": "info", "past-revision": "off"},
-    "DBA501": {"test": "off", "bench": "off", "script": "info"},
-    "DBA502": {"test": "info", "bench": "info"},  # a literal credential may still be a real one
+    "DBA113": dict(_TESTS),
+    "DBA114": dict(_TESTS),
+    "DBA115": {**_TESTS, "script": "off", **_PAST},
+    "DBA116": {**_TESTS, "script": "off", **_PAST},
+    "DBA501": {**_TESTS, "script": "info", **_PAST},
+    "DBA502": {"test": "info", "bench": "info"},
     "DBA503": dict(_TESTS),
 }
 ROLE_WORDS = {"test": "test files", "bench": "benchmarks", "script": "one-off scripts and CLI commands",
-              "revision": "Alembic revisions at the head", "past-revision": "past Alembic revisions"}
+              "revision": "recent Alembic revisions", "past-revision": "past Alembic revisions"}
 # Rules whose claim is about PostgreSQL itself (locks, types, limits): not judged in another dialect's branch.
 POSTGRES_ONLY = frozenset({"DBA105", "DBA108", "DBA109", "DBA201", "DBA202", "DBA203", "DBA204", "DBA205", "DBA206",
                            "DBA207", "DBA208", "DBA209", "DBA211", "DBA216", "DBA217", "DBA218", "DBA219"})
@@ -55,14 +59,19 @@ def action(rule_id: str, role: str, overrides: dict[str, dict[str, str]]) -> str
     best = max((p for p in cells if rule_id.startswith(p) or p == "ALL"), key=len, default=None)
     if best is not None:
         return cells[best]
-    return POLICY.get(rule_id, {}).get(role, "on")
+    return policy(rule_id).get(role, "on")
+
+
+def policy(rule_id: str) -> dict[str, str]:
+    """The default cells of one rule: POLICY, plus "off" on past revisions for every migration rule."""
+    cells = POLICY.get(rule_id, {})
+    return {**_PAST, **cells} if is_migration_rule(rule_id) else cells
 
 
 def _needs_revisions(overrides) -> frozenset[str]:
-    rules = {r for r, cells in POLICY.items() if "revision" in cells or "past-revision" in cells}
     if overrides.get("revision") or overrides.get("past-revision"):
         return frozenset({"*"})
-    return frozenset(rules)
+    return frozenset(r for r, cells in POLICY.items() if "revision" in cells or "past-revision" in cells)
 
 
 def apply_context(findings: list[Finding], project) -> list[Finding]:
@@ -78,7 +87,7 @@ def apply_context(findings: list[Finding], project) -> list[Finding]:
             result = project.files.get(f.path)
             if result is not None and in_guarded(result.facts.get(GUARDS), f.line):
                 continue
-        need = "*" in revision_rules or f.rule_id in revision_rules
+        need = "*" in revision_rules or f.rule_id in revision_rules or is_migration_rule(f.rule_id)
         verdict = action(f.rule_id, roles.of(f.path, need), config.per_role)
         if verdict == "off":
             continue
@@ -129,7 +138,7 @@ def project_pin(project) -> Pin | None:
 
 def where_doc(rule_id: str) -> str:
     """The generated "## Where it applies" section of a rule's doc."""
-    cells = POLICY.get(rule_id, {})
+    cells = policy(rule_id)
     lines = []
     for role in ROLES:
         if role in cells:
@@ -148,5 +157,5 @@ def where_doc(rule_id: str) -> str:
             + "\nFile roles: test (a tests/, test/, testing/ or fixtures/ folder; test_*.py, *_test.py, conftest.py), "
             "bench (bench/, benchmarks/), script (scripts/, bin/, cli/, management/commands/, cli.py, manage.py), "
             "revision / past revision (Alembic revisions; past = at or before `migrations-start-after`, or without "
-            "it any revision another one builds on). Change any of it in `[tool.dbagents.per-role]` "
+            "it any revision more than one step below a head). Change any of it in `[tool.dbagents.per-role]` "
             f'(e.g. `test = {{ {rule_id} = "on" }}`) and assign roles by glob in `[tool.dbagents.roles]`.\n')

@@ -3,8 +3,9 @@
 Detection (first match wins; `[tool.dbagents.roles]` globs come before all of it):
 - test: a folder named tests, test, testing or fixtures on the path; test_*.py, *_test.py, conftest.py.
 - revision / past-revision: an Alembic revision file of the revision graph. Past = at or before the
-  `migrations-start-after` cut-off when one is set; without a cut-off, every revision that another revision
-  builds on (not a head of its graph): it was written before its successor, so it has shipped; nobody edits it.
+  `migrations-start-after` cut-off when one is set; without a cut-off, every revision more than RECENT_DEPTH (1)
+  step below a head: the head is being written, the one below it may still be unreleased (two revisions in one
+  change are common); anything older has shipped, and nobody edits it.
 - bench: a folder named bench, benchmark or benchmarks.
 - script: an operator's one-off or command-line entry point — a folder named scripts, script, bin or cli,
   Django's management/commands/, or a module named cli.py, manage.py.
@@ -47,12 +48,26 @@ def configured_role(relpath: str, globs: dict[str, list[str]]) -> str | None:
     return None
 
 
+RECENT_DEPTH = 1  # without a cut-off, a head and the revisions up to this many steps below it are not past
+
+
+def _recent(env) -> set[str]:
+    """Revision ids of the heads and of their ancestors within RECENT_DEPTH steps."""
+    recent: set[str] = set()
+    level = set(env.heads)
+    for _ in range(RECENT_DEPTH + 1):
+        recent |= level
+        level = {down for rid in level if rid in env.revisions for down in env.revisions[rid].down_revisions}
+    return recent
+
+
 def revision_roles(graph) -> dict[str, str]:
     """relpath -> "revision" | "past-revision" for every revision file of the Alembic graph."""
     roles: dict[str, str] = {}
     for env in graph.envs:
+        recent = set() if graph.cut_off else _recent(env)
         for rid, rev in env.revisions.items():
-            past = rev.relpath in graph.history if graph.cut_off else rid not in env.heads
+            past = rev.relpath in graph.history if graph.cut_off else rid not in recent
             for r in (rev, *env.duplicates.get(rid, ())):
                 if roles.get(r.relpath) != "revision":  # a file that is a head anywhere stays a head
                     roles[r.relpath] = "past-revision" if past else "revision"
