@@ -151,7 +151,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
         RuleInfo(
             "DBA402",
             "repeated-statement",
-            "One normalized SQL statement runs N or more times in one test.",
+            "One normalized SQL statement runs N or more times from one call site (a loop) in one test.",
             Severity.WARNING,
             _DBA402_HELP,
             HELP_URI,
