@@ -30,7 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help=f"DBA402: report a normalized statement run N or more times in one test (default {DEFAULT_THRESHOLD}; 0 = never).",
+        help=f"DBA402: report a normalized statement run N or more times from one call site in one test "
+        f"(default {DEFAULT_THRESHOLD}; 0 = never).",
     )
     group.addoption(
         "--dbagents-report",
