@@ -222,11 +222,18 @@ def test_find_loop_reads_the_innermost_loop_and_test_code_is_recognised(tmp_path
         "    return [g(r) for r in rows]\n"
         "def g(x):\n"
         "    return x\n"
+        "def create(doc):\n"
+        "    for attempt in range(10):\n"
+        "        try:\n"
+        "            return g(doc)\n"
+        "        except ValueError:\n"
+        "            doc = doc + 1\n"
     )
     file = str(source)
     assert find_loops([(file, 7), (file, 4)]) == [(file, 3)]  # g has no loop; the while in f is innermost
     assert find_loops([(file, 4), (file, 5)]) == [(file, 3), (file, 5)]  # innermost frame first
     assert find_loops([(file, 7)]) == []
+    assert find_loops([(file, 11), (file, 5)]) == [(file, 5)]  # a retry loop around `return` does not repeat
     assert find_loops([(str(tmp_path / "missing.py"), 3)]) == []
     root = tmp_path / "test"  # a project that happens to live in a folder named "test"
     test_file = str(root / "check_things.py")

@@ -7,14 +7,16 @@ from __future__ import annotations
 import ast
 import os
 
-_SPANS: dict[str, list[tuple[int, int, int]]] = {}  # file -> (first body line, last line, loop line)
+_SPANS: dict[str, list[tuple[int, int, int, bool]]] = {}  # file -> (first body line, last line, loop line, comprehension)
+_RETURNS: dict[str, set[int]] = {}  # file -> lines of `return` statements
 _TEST_DIRS = {"tests", "test", "testing"}
 
 
-def loop_spans(filename: str) -> list[tuple[int, int, int]]:
+def loop_spans(filename: str) -> list[tuple[int, int, int, bool]]:
     spans = _SPANS.get(filename)
     if spans is None:
         spans = []
+        returns = _RETURNS[filename] = set()
         try:
             with open(filename, "rb") as handle:
                 tree = ast.parse(handle.read(), filename)
@@ -22,20 +24,26 @@ def loop_spans(filename: str) -> list[tuple[int, int, int]]:
             tree = None
         for node in ast.walk(tree) if tree is not None else ():
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-                spans.append((node.body[0].lineno, node.end_lineno or node.lineno, node.lineno))
+                spans.append((node.body[0].lineno, node.end_lineno or node.lineno, node.lineno, False))
             elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-                spans.append((node.lineno, node.end_lineno or node.lineno, node.lineno))
+                spans.append((node.lineno, node.end_lineno or node.lineno, node.lineno, True))
+            elif isinstance(node, ast.Return):
+                returns.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
         _SPANS[filename] = spans
     return spans
 
 
 def find_loops(stack) -> list[tuple[str, int]]:
     """(file, line of the loop) for every stack frame inside a loop or comprehension, innermost frame
-    first (each frame's innermost loop). The first is where the repetition most likely is; an outer one
-    may be the loop that really repeats (a retry loop inside a loop over rows)."""
+    first (each frame's innermost loop). A frame whose line returns the call's result (`return call()`
+    inside a retry loop) leaves its loop, so that loop is not the one that repeats."""
     found = []
     for filename, line in stack:
-        inner = [span for span in loop_spans(filename) if span[0] <= line <= span[1]]
+        spans = loop_spans(filename)
+        # `return call()` leaves a for/while loop (it repeats only on an error: a retry loop); a
+        # comprehension in the returned expression still repeats
+        returning = line in _RETURNS.get(filename, ())
+        inner = [span for span in spans if span[0] <= line <= span[1] and (span[3] or not returning)]
         if inner and (filename, max(inner)[2]) not in found:  # a comprehension's frame and its caller's
             found.append((filename, max(inner)[2]))
     return found
