@@ -54,45 +54,53 @@ def survey(tree: ast.Module, relpath: str) -> ModuleKnowledge:
         known.classes.add(node.name)
         if any(_base_name(b) in ENUM_BASES for b in node.bases):
             known.enum_spans.append((node.lineno, node.end_lineno or node.lineno))
-    stored = {n.attr for n in of_type(tree, ast.Attribute) if not isinstance(n.ctx, ast.Load)}
+    stored = None
     for node in of_type(tree, ast.ClassDef):
         for stmt in node.body:
             target = stmt.target if isinstance(stmt, ast.AnnAssign) else (
                 stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None)
             value = getattr(stmt, "value", None)
-            if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and target.id not in stored:
-                known.const_attrs.add(target.id)
+            if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+                if stored is None:
+                    stored = {n.attr for n in of_type(tree, ast.Attribute) if not isinstance(n.ctx, ast.Load)}
+                if target.id not in stored:
+                    known.const_attrs.add(target.id)
     for node in of_type(tree, ast.ImportFrom):
         for alias in node.names:
             name = alias.asname or alias.name
             if name[:1].isupper() and not name.isupper():
                 known.classes.add(name)
     revision = "/versions/" in f"/{relpath}"
-    handed_out = _referenced_not_called(tree)
+    funcs = of_type(tree, *_FUNCS)
     methods = {id(f) for c in of_type(tree, ast.ClassDef) for f in c.body if isinstance(f, _FUNCS)}
-    nested = {id(f) for outer in of_type(tree, *_FUNCS) for f in of_type(outer, *_FUNCS) if f is not outer}
+    nested = {id(f) for outer in funcs for f in of_type(outer, *_FUNCS) if f is not outer}
     defined: dict[str, int] = {}
-    for fn in of_type(tree, *_FUNCS):
+    for fn in funcs:
         defined[fn.name] = defined.get(fn.name, 0) + 1
-    for fn in of_type(tree, *_FUNCS):
-        if defined[fn.name] > 1 or fn.name in handed_out or fn.name.startswith("__"):
-            continue
-        if fn.name.startswith("_") or id(fn) in nested or revision:
+    candidates = {fn.name for fn in funcs if defined[fn.name] == 1 and not fn.name.startswith("__")
+                  and (fn.name.startswith("_") or id(fn) in nested or revision)}
+    handed_out = _referenced_not_called(tree, candidates) if candidates else set()
+    for fn in funcs:
+        if fn.name in candidates and fn.name not in handed_out:
             known.private[fn.name] = _params(fn, id(fn) in methods)
     _find_wrappers(tree, known, methods)
     return known
 
 
-def _referenced_not_called(tree: ast.Module) -> set[str]:
-    """Names used other than as the callee of a call (handed to map(), stored, exported in __all__)."""
-    callees = {id(c.func) for c in of_type(tree, ast.Call)}
+def _referenced_not_called(tree: ast.Module, names: set[str]) -> set[str]:
+    """Which of `names` are used other than as the callee of a call (handed to map(), stored, in __all__)."""
     out = set()
+    callees = None
     for node in of_type(tree, ast.Name, ast.Attribute):
-        if id(node) in callees or not isinstance(node.ctx, ast.Load):
+        name = node.id if node.__class__ is ast.Name else node.attr
+        if name not in names or not isinstance(node.ctx, ast.Load):
             continue
-        out.add(node.id if isinstance(node, ast.Name) else node.attr)
+        if callees is None:
+            callees = {id(c.func) for c in of_type(tree, ast.Call)}
+        if id(node) not in callees:
+            out.add(name)
     for node in of_type(tree, ast.Constant):
-        if isinstance(node.value, str) and node.value.isidentifier():
+        if node.value.__class__ is str and node.value in names:
             out.add(node.value)  # __all__ entries, getattr(self, "name")
     return out
 

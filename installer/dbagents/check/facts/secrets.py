@@ -25,6 +25,9 @@ TRIGGERS = ("validates", ".setter", "token", "secret", "random", "otp", "uuid", 
 HASHING = re.compile(r"hash|crypt|argon|pbkdf|scrypt|digest|hmac|(^|_)sign(_|$)|make_password", re.IGNORECASE)
 GENERATOR = re.compile(r"token_(hex|urlsafe|bytes)|generate_\w*(token|key|secret)|random_base32|random_hex|urandom|"
                        r"random_string|get_random|uuid[14]|gen_\w*(token|key|secret)", re.IGNORECASE)
+GENERATOR_HINTS = ("token_", "generate_", "random", "urandom", "uuid", "gen_", "Generate", "Random")
+HASHING_HINTS = ("hash", "Hash", "crypt", "Crypt", "argon", "pbkdf", "digest", "hmac", "sign", "make_password")
+VALUE_KINDS = {ast.Call, ast.Lambda, ast.Await}
 COLUMN_CALLS = {"Column", "mapped_column", "Field", "column_property"}
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -52,11 +55,38 @@ def _hashes(fn: ast.AST) -> bool:
     return any(HASHING.search(n) for n in _called(fn))
 
 
+def _chain(node: ast.AST) -> list[str]:
+    """`secrets.token_hex` gives ["token_hex", "secrets"]; a call gives its callee's chain."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    out = []
+    while isinstance(node, ast.Attribute):
+        out.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        out.append(node.id)
+    return out
+
+
+def _top_calls(node: ast.AST) -> list[str]:
+    """Names of the value itself and the calls one level inside it (`str(uuid4())`, `lambda: token(40)`)."""
+    if isinstance(node, ast.Lambda):
+        node = node.body
+    names = _chain(node)
+    if isinstance(node, ast.Call):
+        for arg in node.args:
+            names.extend(_chain(arg))
+    return names
+
+
 def _generates(node: ast.AST | None) -> bool:
-    if node is None:
-        return False
-    names = [node.id] if isinstance(node, ast.Name) else [node.attr] if isinstance(node, ast.Attribute) else []
-    return any(GENERATOR.search(n) for n in names + _called(node))
+    return node is not None and any(GENERATOR.search(n) for n in _top_calls(node))
+
+
+def _hashed_value(node: ast.AST) -> bool:
+    if isinstance(node, ast.Await):
+        node = node.value
+    return isinstance(node, ast.Call) and any(HASHING.search(n) for n in _top_calls(node))
 
 
 def _hooked(fn: ast.AST) -> list[str]:
@@ -83,26 +113,33 @@ def extract(src: SourceFile) -> dict | None:
                 if names and _hashes(fn):
                     hashed.extend([cls.name, n] for n in dict.fromkeys(names))
     raw_lines: list[int] = []
-    for call in of_type(src.tree, ast.Call):
+    text = src.text  # a cheap first look (substrings, no regex over the whole file): most files do neither
+    generating = any(k in text for k in GENERATOR_HINTS)
+    hashing = any(k in text for k in HASHING_HINTS)
+    for call in of_type(src.tree, ast.Call) if generating else ():
         if _name(call) in COLUMN_CALLS:
             for kw in call.keywords:
                 if kw.arg in ("default", "default_factory", "insert_default") and _generates(kw.value):
                     raw_lines.extend(range(call.lineno, (call.end_lineno or call.lineno) + 1))
     raw_attrs: list[str] = []
     hashed_attrs: list[list[str]] = []
-    for node in of_type(src.tree, ast.Assign):
+    for node in of_type(src.tree, ast.Assign) if generating or hashing else ():
+        if node.value.__class__ not in VALUE_KINDS or node.targets[0].__class__ is not ast.Attribute:
+            continue
         targets = [t for t in node.targets if isinstance(t, ast.Attribute)]
         if _generates(node.value):
             raw_attrs.extend(t.attr for t in targets)
-        elif isinstance(node.value, ast.Call) and _hashes(node.value):
+        elif _hashed_value(node.value):
             hashed_attrs.extend([_name(t.value).lower(), t.attr] for t in targets)
-    for call in of_type(src.tree, ast.Call):  # Model(api_key=secrets.token_hex(32)), User(password=hash(p))
-        if _name(call) in COLUMN_CALLS:
+    for call in of_type(src.tree, ast.Call) if generating or hashing else ():  # Model(api_key=token_hex(32))
+        if not call.keywords or _name(call) in COLUMN_CALLS:
             continue
         for kw in call.keywords:
+            if kw.value.__class__ not in VALUE_KINDS:
+                continue
             if kw.arg and _generates(kw.value):
                 raw_attrs.append(kw.arg)
-            elif kw.arg and isinstance(kw.value, ast.Call) and _hashes(kw.value):
+            elif kw.arg and _hashed_value(kw.value):
                 hashed_attrs.append([_name(call).lower(), kw.arg])
     if not (hashed or raw_lines or raw_attrs or hashed_attrs):
         return None
