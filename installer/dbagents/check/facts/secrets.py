@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import re
 
+from dbagents.check.names import dotted
 from dbagents.check.source import SourceFile
 from dbagents.check.walk import of_type
 
@@ -38,34 +39,17 @@ def _name(node: ast.AST) -> str:
     return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
 
 
-def _called(node: ast.AST) -> list[str]:
-    """Dotted-ish names of every call in `node` (`bcrypt.hashpw` gives "hashpw" and "bcrypt")."""
-    out = []
-    for call in of_type(node, ast.Call):
-        f = call.func
-        while isinstance(f, ast.Attribute):
-            out.append(f.attr)
-            f = f.value
-        if isinstance(f, ast.Name):
-            out.append(f.id)
-    return out
+def _chain(node: ast.AST) -> list[str]:
+    """The names along `a.b.c` (a call reads as its callee): `bcrypt.hashpw(…)` gives ["bcrypt", "hashpw"]."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    name = dotted(node, calls=False)
+    return name.split(".") if name else []
 
 
 def _hashes(fn: ast.AST) -> bool:
-    return any(HASHING.search(n) for n in _called(fn))
-
-
-def _chain(node: ast.AST) -> list[str]:
-    """`secrets.token_hex` gives ["token_hex", "secrets"]; a call gives its callee's chain."""
-    if isinstance(node, ast.Call):
-        node = node.func
-    out = []
-    while isinstance(node, ast.Attribute):
-        out.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        out.append(node.id)
-    return out
+    """Whether any call inside `fn` is named like hashing or encryption."""
+    return any(HASHING.search(n) for call in of_type(fn, ast.Call) for n in _chain(call))
 
 
 def _top_calls(node: ast.AST) -> list[str]:
