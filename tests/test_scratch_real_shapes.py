@@ -68,7 +68,8 @@ def test_async_env_with_an_asyncpg_url_runs_end_to_end(run_cli, tmp_path):
     python = project_python("sa2drivers")
     project = copy_fixture(tmp_path / "proj", "scratch_base", "scratch_async",
                            files={"pyproject.toml": f'[tool.dbagents.scratch]\npython = "{python}"\n'})
-    done = run_cli("check", "--scratch", "--no-cache", "--format", "json", cwd=project, env=NO_VENV)
+    done = run_cli("check", "--scratch", "--no-cache", "--format", "json", "--fail-on", "warning", cwd=project,
+                   env=NO_VENV)
     assert done.returncode == 1, done.stderr
     assert ", driver asyncpg (" in done.stderr
     assert ("dbagents: --scratch ran: upgrade walk over 2 revisions (DBA213), model comparison (DBA214), live "

@@ -94,4 +94,4 @@ def test_interpreter_without_alembic_is_a_clear_error(run_cli, tmp_path):
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith(f"dbagents: error: --scratch runs env.py with {bare / 'bin' / 'python'} "
                             "([tool.dbagents.scratch] python), which has no SQLAlchemy and Alembic")
-    assert "DBA502 [error]" in result.stdout  # the static findings were printed first
+    assert "library/models.py:4:1: DBA101 [warning]" in result.stdout  # the static findings were printed first
