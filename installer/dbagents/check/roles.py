@@ -24,9 +24,10 @@ from dbagents.findings import Finding, Severity
 
 # Rule -> role -> "off" | "info". Why each cell:
 # - test/bench: SQL built from test values, models and sessions that only exist for a test, a filter or a loop in a
-#   test body are not problems of the shipped code. A literal credential stays (as info): it may be a real one.
+#   test body, the credentials of a throwaway test database are not problems of the shipped code.
 # - script: operators' one-off commands build SQL from identifiers they read from the catalog or type in
-#   themselves (worth a look: info); a commit or a lazy load per row in a command run once by hand is not worth it.
+#   themselves (whoever runs them already holds the database); a commit or a lazy load per row in a command run
+#   once by hand is not worth saying either.
 # - past-revision: nobody edits a revision that has shipped. Every migration rule (DBA2xx but the graph rule
 #   DBA213, see project_settings.is_migration_rule) and the code rules stay silent there; only the heads and
 #   the revisions right below them are judged (or, with migrations-start-after, those after the cut-off).
@@ -41,8 +42,8 @@ POLICY: dict[str, dict[str, str]] = {
     "DBA114": dict(_TESTS),
     "DBA115": {**_TESTS, "script": "off", **_PAST},
     "DBA116": {**_TESTS, "script": "off", **_PAST},
-    "DBA501": {**_TESTS, "script": "info", **_PAST},
-    "DBA502": {"test": "info", "bench": "info"},
+    "DBA501": {**_TESTS, "script": "off", **_PAST},
+    "DBA502": dict(_TESTS),
     "DBA503": dict(_TESTS),
 }
 ROLE_WORDS = {"test": "test files", "bench": "benchmarks", "script": "one-off scripts and CLI commands",
@@ -155,7 +156,8 @@ def where_doc(rule_id: str) -> str:
     head = "Everywhere." if not lines else "Everywhere, except:"
     return ("\n## Where it applies\n" + head + "\n" + "\n".join(lines) + ("\n" if lines else "")
             + "\nFile roles: test (a tests/, test/, testing/ or fixtures/ folder; test_*.py, *_test.py, conftest.py), "
-            "bench (bench/, benchmarks/), script (scripts/, bin/, cli/, management/commands/, cli.py, manage.py), "
+            "bench (bench/, benchmarks/), script (scripts/, bin/, cli/, a top-level tools/, management/commands/, "
+            "cli.py, manage.py), "
             "revision / past revision (Alembic revisions; past = at or before `migrations-start-after`, or without "
             "it any revision more than one step below a head). Change any of it in `[tool.dbagents.per-role]` "
             f'(e.g. `test = {{ {rule_id} = "on" }}`) and assign roles by glob in `[tool.dbagents.roles]`.\n')

@@ -8,7 +8,7 @@ Detection (first match wins; `[tool.dbagents.roles]` globs come before all of it
   change are common); anything older has shipped, and nobody edits it.
 - bench: a folder named bench, benchmark or benchmarks.
 - script: an operator's one-off or command-line entry point — a folder named scripts, script, bin or cli,
-  Django's management/commands/, or a module named cli.py, manage.py.
+  a top-level tools/ folder, Django's management/commands/, or a module named cli.py, manage.py.
 - code: everything else.
 """
 
@@ -34,7 +34,8 @@ def path_role(relpath: str) -> str:
         return "test"
     if BENCH_DIRS.intersection(folders):
         return "bench"
-    if SCRIPT_DIRS.intersection(folders) or name in SCRIPT_FILES or "management/commands/" in relpath:
+    if (SCRIPT_DIRS.intersection(folders) or name in SCRIPT_FILES or "management/commands/" in relpath
+            or folders[:1] == ["tools"]):
         return "script"
     return "code"
 
