@@ -9,6 +9,7 @@
     #    commit it as bench/audit/<family>-<yyyy-mm-dd>[-before|-after].json
     # 3. precision table over every labelled sheet (Markdown, per rule)
     python bench/audit_real.py table bench/audit/*.json
+    python bench/audit_real.py table bench/audit/*.json --into docs/audit.md   # between its audit-table markers
 
 Options of `sheet`: `--repo NAME=PATH[@COMMIT]` (the commit defaults to `git rev-parse HEAD` in PATH, else
 `--commits FILE`, a TSV of name, slug, commit), `--report NAME=FILE` reuses a saved `--format json` report
@@ -233,6 +234,21 @@ def precision_table(paths: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+START, END = "<!-- audit-table:start -->", "<!-- audit-table:end -->"
+
+
+def write_into(path: Path, table: str) -> None:
+    """Replace what stands between the markers of `path` with the table (the rest of the file is kept)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read ({exc.strerror})") from None
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise AuditError(f"{path}: needs one {START} line and one {END} line after it")
+    head, rest = text.split(START)
+    path.write_text(head + START + "\n" + table + END + rest.split(END, 1)[1], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,11 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", required=True, help="output stem, outside this repository (.json and .md are added)")
     t = sub.add_parser("table", help="per-rule precision table (Markdown) from labelled sheets")
     t.add_argument("sheets", nargs="+")
+    t.add_argument("--into", help="write the table between <!-- audit-table:start/end --> markers of this file")
     args = parser.parse_args(argv)
     try:
         if args.command == "sheet":
             return write_sheet(args)
-        print(precision_table([Path(p) for p in args.sheets]), end="")
+        table = precision_table([Path(p) for p in args.sheets])
+        if args.into:
+            write_into(Path(args.into), table)
+        else:
+            print(table, end="")
         return 0
     except AuditError as exc:
         print(f"audit_real: error: {exc}", file=sys.stderr)

@@ -70,6 +70,15 @@ def test_table_counts_verdicts_per_rule_and_rejects_bad_sheets(tmp_path):
     assert "| all | 4 | 2 | 1 | 1 | 25 % | 25 % |" in proc.stdout
     assert "security-2026-12-03.json` (2026-12-03, seed 5" in proc.stdout and "tiny abc123" in proc.stdout
 
+    page = tmp_path / "audit.md"
+    page.write_text("# Audit\n<!-- audit-table:start -->\nold\n<!-- audit-table:end -->\nafter\n")
+    assert _run("table", str(sheet), "--into", str(page)).returncode == 0
+    text = page.read_text()
+    assert "old" not in text and "| DBA502 | 3 | 1 | 1 | 1 | 33 % | 33 % |" in text and text.endswith("end -->\nafter\n")
+    page.write_text("# no markers\n")
+    missing = _run("table", str(sheet), "--into", str(page))
+    assert missing.returncode == 2 and "audit-table:start" in missing.stderr and page.read_text() == "# no markers\n"
+
     entries[1]["verdict"] = "maybe"
     sheet.write_text(json.dumps({"entries": entries}))
     bad = _run("table", str(sheet))
