@@ -15,7 +15,7 @@ Options of `sheet`: `--repo NAME=PATH[@COMMIT]` (the commit defaults to `git rev
 `--commits FILE`, a TSV of name, slug, commit), `--report NAME=FILE` reuses a saved `--format json` report
 instead of running the check, `--rules DBA1` keeps rules starting with a prefix, `--context N` lines each side.
 The review file quotes the projects' code, so `sheet` refuses to write inside this repository.
-Sheet format: /work/audit/README.md style — {"date", "seed", "engine_commit", "entries": [{repo, commit, path,
+Sheet format: {"date", "seed", "engine_commit", "entries": [{repo, commit, path,
 line, rule, verdict, reason}]}. verdict: true (right and worth saying), false (the claim is wrong), noise
 (right but not worth saying there: a test, an applied revision, a one-off script).
 """
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sheet", help="run the check and write a review sheet (JSON) plus code context (Markdown)")
     s.add_argument("--repo", action="append", required=True, help="NAME=PATH[@COMMIT] (repeat)")
-    s.add_argument("--commits", help="TSV of name, [slug,] commit (e.g. /work/audit/commits.tsv)")
+    s.add_argument("--commits", help="TSV of name, [slug,] commit")
     s.add_argument("--report", action="append", default=[], help="NAME=FILE: reuse a saved JSON report")
     s.add_argument("--per-rule", type=int, default=10)
     s.add_argument("--seed", type=int, required=True)
