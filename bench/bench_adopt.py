@@ -54,6 +54,19 @@ def _run(args: list[str], cwd: Path, env: dict) -> tuple[float, subprocess.Compl
     return elapsed, proc
 
 
+def prepare_project(opts, work: Path) -> tuple[Path, dict, str | None]:
+    """(project folder, environment with a private cache, generated model file or None): a copy of `opts.tree`,
+    or a generated project of `opts.generate` model files, under `work`."""
+    project = work / "project"
+    env = {**os.environ, "DBAGENTS_CACHE_DIR": str(work / "cache")}
+    env.pop("DATABASE_URL", None)
+    if opts.generate:
+        project.mkdir()
+        return project, env, _generate(project, opts.generate)
+    shutil.copytree(opts.tree, project, symlinks=True, ignore=shutil.ignore_patterns(".git", "node_modules"))
+    return project, env, None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tree", nargs="?", type=Path, help="project to copy and check")
@@ -67,15 +80,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="dbagents-bench-adopt-"))
     try:
-        project = work / "project"
-        env = {**os.environ, "DBAGENTS_CACHE_DIR": str(work / "cache")}
-        env.pop("DATABASE_URL", None)
-        if opts.generate:
-            project.mkdir()
-            default_file = _generate(project, opts.generate)
-        else:
-            shutil.copytree(opts.tree, project, symlinks=True, ignore=shutil.ignore_patterns(".git", "node_modules"))
-            default_file = None
+        project, env, default_file = prepare_project(opts, work)
         cold, _ = _run(["check", "--no-baseline", "--format", "json"], project, env)
         warm, full = _run(["check", "--no-baseline", "--format", "json"], project, env)
         findings = json.loads(full.stdout)["findings"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 from statistics import median
 
-from bench_adopt import _generate  # the same generated project of model files
+from bench_adopt import prepare_project  # the same copied or generated project
 
 def _hook(project: Path, rel: str, env: dict) -> tuple[float, subprocess.CompletedProcess]:
     payload = json.dumps({"hook_event_name": "PostToolUse", "tool_name": "Edit", "cwd": str(project),
@@ -48,15 +47,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="dbagents-bench-hook-"))
     try:
-        project = work / "project"
-        env = {**os.environ, "DBAGENTS_CACHE_DIR": str(work / "cache")}
-        env.pop("DATABASE_URL", None)
-        if opts.generate:
-            project.mkdir()
-            rel = _generate(project, opts.generate)
-        else:
-            shutil.copytree(opts.tree, project, symlinks=True, ignore=shutil.ignore_patterns(".git", "node_modules"))
-            rel = opts.file
+        project, env, generated = prepare_project(opts, work)
+        rel = generated or opts.file
         start = time.perf_counter()
         full = subprocess.run([sys.executable, "-m", "dbagents", "check", "--no-baseline", "--format", "json"],
                               cwd=project, env=env, capture_output=True, text=True, timeout=900)
