@@ -150,3 +150,42 @@ def test_every_static_rule_doc_says_where_it_applies():
     assert "past Alembic revisions" not in infos["DBA213"].help.split("## Where it applies", 1)[1]
     proc = subprocess.run([sys.executable, "-m", "dbagents", "rule", "DBA502"], capture_output=True, text=True)
     assert "- test files: not reported." in proc.stdout
+
+
+def _run(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dbagents", *args], cwd=root, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+def test_revisions_in_the_runs_scope_are_never_past(tmp_path):
+    """A change that adds several revisions: the oldest of them sits two steps below the head, but it is being
+    written now. --changed-since, --only-files and the hook judge it; a plain run still treats it as history."""
+    root = _chain(tmp_path)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "alembic.ini", "migrations/versions/r1.py")
+    _git(root, "commit", "-q", "-m", "shipped")
+    _git(root, "checkout", "-q", "-b", "feature")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "three new revisions")
+
+    plain = findings(root, "--select", "DBA202")
+    assert [p for p, _ in seen(plain, "DBA202")] == ["migrations/versions/r3.py", "migrations/versions/r4.py"]
+
+    proc = _run(root, "check", "--no-baseline", "--format", "json", "--select", "DBA202", "--changed-since", "main")
+    assert proc.returncode in (0, 1), proc.stderr
+    judged = [f["path"] for f in json.loads(proc.stdout)["findings"]]
+    assert judged == [f"migrations/versions/r{n}.py" for n in (2, 3, 4)]  # r1 is not in the change
+
+    proc = _run(root, "check", "--no-baseline", "--format", "json", "--select", "DBA202", "--only-files",
+                "migrations/versions/r2.py")
+    assert [f["path"] for f in json.loads(proc.stdout)["findings"]] == ["migrations/versions/r2.py"], proc.stderr
+
+    payload = json.dumps({"hook_event_name": "PostToolUse", "tool_name": "Edit", "cwd": str(root),
+                          "tool_input": {"file_path": str(root / "migrations/versions/r2.py")}})
+    proc = _run(root, "hook", stdin=payload)
+    assert proc.returncode == 2 and "r2.py:10:" in proc.stderr and "DBA202" in proc.stderr, proc.stderr

@@ -51,6 +51,10 @@ class Config:
     per_role: dict[str, dict[str, str]] = field(default_factory=dict)
     sqlalchemy: str | None = None  # the SQLAlchemy line the project runs ("1.4"); None = read the pins
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Files this run judges as work in progress (--changed-since, --only-files, the hook): real absolute paths.
+    # A revision among them is never "past", wherever it sits in the graph. Not a setting: left out of repr
+    # (the cache key), since it only changes which findings are kept, never what a rule finds.
+    in_progress: frozenset[str] = field(default_factory=frozenset, repr=False, compare=False)
 
     @property
     def root(self) -> Path | None:

@@ -66,6 +66,7 @@ def check_file(path: Path, threshold, cwd: Path) -> tuple[list, Path]:
     real, here = path.resolve(), cwd.resolve()
     root = project_root(config, here if here in real.parents else real.parent).resolve()
     scope = changed.named([path])
+    config.in_progress = frozenset(scope.files)  # a revision Claude is editing is never "past"
     enabled = selected_ids([], config.select, config.ignore)
     outcome = check_tree([root], root=root, config=config, enabled=enabled, use_cache=config.cache)
     adopted = adopt(list(outcome.findings), outcome, scope, root=root, config=config, enabled=enabled,

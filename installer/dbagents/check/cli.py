@@ -108,6 +108,8 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
         config = load_config(root, config_path)
         if changed_since:
             scope = changed.since(changed_since)
+    if scope is not None:
+        config.in_progress = frozenset(scope.files)  # revisions in scope are never "past" (file roles)
     if since_revision:
         config.migrations_start_after, config.start_after_source = since_revision.strip(), "--since-revision"
     cli_select, cli_ignore = _split(select), _split(ignore)

@@ -159,5 +159,6 @@ def where_doc(rule_id: str) -> str:
             "bench (bench/, benchmarks/), script (scripts/, bin/, cli/, a top-level tools/, management/commands/, "
             "cli.py, manage.py), "
             "revision / past revision (Alembic revisions; past = at or before `migrations-start-after`, or without "
-            "it any revision more than one step below a head). Change any of it in `[tool.dbagents.per-role]` "
+            "it any revision more than one step below a head; never one in the run's scope: --changed-since, "
+            "--only-files, the hook). Change any of it in `[tool.dbagents.per-role]` "
             f'(e.g. `test = {{ {rule_id} = "on" }}`) and assign roles by glob in `[tool.dbagents.roles]`.\n')

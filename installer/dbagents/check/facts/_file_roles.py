@@ -5,7 +5,8 @@ Detection (first match wins; `[tool.dbagents.roles]` globs come before all of it
 - revision / past-revision: an Alembic revision file of the revision graph. Past = at or before the
   `migrations-start-after` cut-off when one is set; without a cut-off, every revision more than RECENT_DEPTH (1)
   step below a head: the head is being written, the one below it may still be unreleased (two revisions in one
-  change are common); anything older has shipped, and nobody edits it.
+  change are common); anything older has shipped, and nobody edits it. A revision file in the run's scope
+  (`--changed-since`, `--only-files`, the Claude Code hook) is never past: it is being written now.
 - bench: a folder named bench, benchmark or benchmarks.
 - script: an operator's one-off or command-line entry point — a folder named scripts, script, bin or cli,
   a top-level tools/ folder, Django's management/commands/, or a module named cli.py, manage.py.
@@ -15,6 +16,7 @@ Detection (first match wins; `[tool.dbagents.roles]` globs come before all of it
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 
 from dbagents.config import ROLE_NAMES as ROLES  # one list: the config validates against it
@@ -103,6 +105,12 @@ class FileRoles:
             return role
         if need_revisions and self._is_revision_file(relpath):
             rev = self._revision_files().get(relpath)
+            if rev == "past-revision" and self._in_progress(relpath):
+                return "revision"  # being written or changed in this run's scope: not shipped history
             if rev:
                 return rev
         return role
+
+    def _in_progress(self, relpath: str) -> bool:
+        judged = self.project.config.in_progress
+        return bool(judged) and os.path.normpath(os.path.join(self.project.root, relpath)) in judged
