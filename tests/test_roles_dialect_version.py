@@ -175,3 +175,31 @@ def test_no_pin_keeps_the_errors(tmp_path):
     assert [(f["path"], f["severity"]) for f in found] == [("app/jobs.py", "error")]
     proc = subprocess.run([sys.executable, "-m", "dbagents", "rule", "DBA101"], capture_output=True, text=True)
     assert "pinned to SQLAlchemy 1.x" in proc.stdout
+
+
+EVERY_KIND = '''from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy.ext.declarative import declarative_base
+from sqlalchemy.orm import Session
+
+engine = create_engine("sqlite://")
+meta = MetaData(bind=engine)
+Base = declarative_base()
+
+
+def report(session: Session, users):
+    engine.execute("DELETE FROM audit")
+    rows = session.execute(select([users.c.id]))
+    return session.query(users).all(), rows
+'''
+
+
+def test_upgrade_work_is_every_removed_api_and_nothing_else(tmp_path):
+    """Removed in 2.0 (every kind the rule knows) becomes upgrade work; moved (warning) and legacy (info) stay."""
+    root = write(tmp_path, {"app/report.py": EVERY_KIND})
+    before = {(f["line"], f["severity"]) for f in findings(root, "--select", "DBA101")}
+    assert {s for _, s in before} == {"error", "warning", "info"}
+    (root / "requirements.txt").write_text("sqlalchemy~=1.4.0\n")
+    found = findings(root, "--select", "DBA101")
+    after = {(f["line"], f["severity"]) for f in found if f["path"] == "app/report.py"}
+    assert [(f["path"], f["line"]) for f in found if "is pinned here" in f["message"]] == [("requirements.txt", 1)]
+    assert after == {(line, "info" if sev == "error" else sev) for line, sev in before}

@@ -51,7 +51,6 @@ ROLE_WORDS = {"test": "test files", "bench": "benchmarks", "script": "one-off sc
 # Rules whose claim is about PostgreSQL itself (locks, types, limits): not judged in another dialect's branch.
 POSTGRES_ONLY = frozenset({"DBA105", "DBA108", "DBA109", "DBA201", "DBA202", "DBA203", "DBA204", "DBA205", "DBA206",
                            "DBA207", "DBA208", "DBA209", "DBA211", "DBA216", "DBA217", "DBA218", "DBA219"})
-REMOVED_IN_2 = "removed in"  # DBA101's wording for APIs SQLAlchemy 2.0 no longer has (an error there)
 
 
 def action(rule_id: str, role: str, overrides: dict[str, dict[str, str]]) -> str:
@@ -99,8 +98,9 @@ def apply_context(findings: list[Finding], project) -> list[Finding]:
 
 
 def _upgrade_work(findings: list[Finding], project) -> list[Finding]:
-    removed = [f for f in findings if f.rule_id == "DBA101" and f.severity == Severity.ERROR
-               and REMOVED_IN_2 in f.message]
+    # DBA101's severity is its classification (its doc's table): error = removed in 2.0, warning = moved,
+    # info = legacy. No setting raises it, so an error here is exactly "removed in 2.0", whatever the wording.
+    removed = [f for f in findings if f.rule_id == "DBA101" and f.severity == Severity.ERROR]
     if not removed:
         return findings
     pin = project_pin(project)
