@@ -138,3 +138,39 @@ def test_clickhouse_metadata_is_not_judged_by_postgres_rules(tmp_path):
     found = run(tmp_path, {"app/__init__.py": "", "app/analytics.py": analytics, "app/tables.py": postgres},
                 {"DBA105", "DBA110", "DBA111"})
     assert found == [("DBA105", "app/tables.py", 6), ("DBA110", "app/tables.py", 4), ("DBA111", "app/tables.py", 6)]
+
+
+UTC_TYPE = """
+    import pytz
+    from sqlalchemy.types import DateTime, TypeDecorator
+
+    class UTCDateTime(TypeDecorator):
+        impl = DateTime
+        cache_ok = True
+
+        def process_bind_param(self, value, dialect):
+            return value.astimezone(pytz.utc).replace(tzinfo=None) if value else value
+
+        def process_result_value(self, value, dialect):
+            return value.replace(tzinfo=pytz.utc) if value else value
+"""
+
+
+def _tables(uses: int) -> str:
+    aware = "".join(f"    Column('at{n}', UTCDateTime()),\n" for n in range(uses))
+    return ("from sqlalchemy import Column, DateTime, Integer, MetaData, Table\n"
+            "from app.types import UTCDateTime\n"
+            "metadata = MetaData()\n"
+            f"events = Table('events', metadata, Column('id', Integer, primary_key=True),\n{aware})\n"
+            "slots = Table('slots', metadata, Column('id', Integer, primary_key=True),\n"
+            "    Column('start_dt', DateTime, nullable=False))\n")
+
+
+def test_dba105_plain_datetime_beside_the_projects_own_aware_type_is_info(tmp_path):
+    """indico stores timestamps as its own UTCDateTime and writes plain DateTime only for room-booking slots
+    (local wall-clock time on purpose): where a project has that convention, a plain column is info, naming it."""
+    found = check_project(tmp_path / "three", {"app/types.py": UTC_TYPE, "app/tables.py": _tables(3)}, {"DBA105"})
+    assert [(f.path, f.line, f.severity.label) for f in found] == [("app/tables.py", 10, "info")]
+    assert "stores its timestamps as UTCDateTime" in found[0].message and "UTCDateTime" in found[0].hint
+    found = check_project(tmp_path / "two", {"app/types.py": UTC_TYPE, "app/tables.py": _tables(2)}, {"DBA105"})
+    assert [(f.path, f.line, f.severity.label) for f in found] == [("app/tables.py", 9, "warning")]

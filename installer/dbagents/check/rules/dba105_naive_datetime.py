@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from typing import Iterable
 
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
 BASE = "from datetime import datetime\nfrom sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n"
+
+
+CONVENTION_USES = 3  # columns typed with the project's own aware type before it counts as the convention
+
+
+def _own_aware_type(index) -> str:
+    """The project's own time-zone-aware timestamp type (a converting TypeDecorator, an alias of
+    DateTime(timezone=True)) when at least CONVENTION_USES columns use it; "" otherwise."""
+    uses = Counter(c.type_via for t in index.tables.values() if not t.dialect for c in t.columns.values()
+                   if c.timezone is True and c.type_origin is not None and c.type_via)
+    name, count = uses.most_common(1)[0] if uses else ("", 0)
+    return name if count >= CONVENTION_USES else ""
 
 
 class NaiveDateTime(ProjectRule):
@@ -30,7 +44,10 @@ type maps such as `{datetime: DateTime(timezone=True)}` are not reported, nor is
 and hands back aware datetimes), nor a table of a file built for another database (a ClickHouse `MetaData`).
 A column written as a plain `DateTime` in a class that writes a time-zone-aware type explicitly on another
 column of the same table is left alone too: the author had the aware type at hand and chose local wall-clock
-time (room bookings, opening hours).
+time (room bookings, opening hours). In a project whose own aware type (a converting `TypeDecorator` such as
+a `UTCDateTime`, or an alias of `DateTime(timezone=True)`) types at least three columns, a plain `DateTime`
+written elsewhere is reported as info, naming that type: the authors have a convention and chose not to use it
+there, which is most often local wall-clock time on purpose.
 
 ## Why is this bad
 A naive timestamp stores wall-clock digits with no offset. Values written from servers or sessions in
@@ -109,6 +126,7 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
         # (table, declaring class) pairs where the author wrote an aware type explicitly on some column
         mixed = {(t.name, c.owner) for t in index.tables.values() for c in t.columns.values()
                  if c.timezone is True and c.type_source == "explicit"}
+        convention = _own_aware_type(index)
         for t, c in index.unique_columns():
             if c.timezone is not False or t.dialect:
                 continue  # t.dialect: a table built for another database (a ClickHouse MetaData)
@@ -124,7 +142,15 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
                 msg = f"{t.name}.{c.name}: the type_annotation_map maps {c.python_type} to a naive DateTime"
             else:
                 msg = f"{t.name}.{c.name}: {c.sql_type} without timezone=True is timestamp without time zone"
-            yield self.finding(c.relpath, c.line, c.col, msg, end_line=c.end_line, obj=f"{t.name}.{c.name}")
+            found = self.finding(c.relpath, c.line, c.col, msg, end_line=c.end_line, obj=f"{t.name}.{c.name}")
+            if convention and c.type_source == "explicit" and c.type_origin is None:
+                # The project built its own aware type and wrote the plain one here: likely wall-clock on purpose.
+                found = dataclasses.replace(
+                    found, severity=Severity.INFO,
+                    message=f"{msg}, in a project that stores its timestamps as {convention}",
+                    hint=f"if this is local wall-clock time on purpose (a booking slot, opening hours), say so with "
+                         f"`# noqa: DBA105`; otherwise use {convention}")
+            yield found
         for (relpath, line), uses in at_origin.items():
             t, c = uses[0]
             more = f" (and {len(uses) - 1} more)" if len(uses) > 1 else ""
