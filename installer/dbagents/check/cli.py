@@ -67,9 +67,15 @@ def _check_root(paths: list[Path]) -> Path:
               "git REF and HEAD (work tree and untracked files included); facts still come from every file.")
 @click.option("--only-files", is_flag=True, help="PATHS are files to judge (what the pre-commit hook passes): facts "
               "come from the whole project, findings only from these files.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes of the reported findings, then report what is left "
+              "(needs the fix extra: pip install 'dbagents[fix]').")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 when there is "
+              "something to fix, 0 otherwise.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the fixes that change the database "
+              "schema or what the code does.")
 def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_clear, jobs, database_url, schemas,
               scratch, scratch_url, alembic_ini, alembic_name, statistics, baseline_path, no_baseline,
-              write_baseline, since_revision, changed_since, only_files):
+              write_baseline, since_revision, changed_since, only_files, fix, diff, unsafe_fixes):
     """Check SQLAlchemy models, Alembic migrations and raw SQL; optionally a live PostgreSQL.
 
     ARGS: an optional GROUP (models, migrations, schema, performance, security) followed by PATHS
@@ -91,6 +97,7 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
         raise InputError("--write-baseline records the findings of the whole run; drop --changed-since/--only-files")
     if changed_since and only_files:
         raise InputError("use --changed-since or --only-files, not both")
+    _check_fix_options(fix, diff, unsafe_fixes, fmt, write_baseline, database_url, scratch or bool(scratch_url))
     paths = [Path(a) for a in args] or ([] if only_files else [Path(".")])
     for p in paths:
         if not p.exists():
@@ -158,6 +165,21 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
     if write_baseline:
         click.echo(adopted.write())
         sys.exit(0)
+    fixing = None
+    if (fix or diff) and outcome is not None:
+        from dbagents.check.fix import run_fixes
+
+        fixing = run_fixes(outcome, adopted.findings, enabled=enabled, unsafe=unsafe_fixes)
+        if diff:
+            _show_diff(fixing)
+        from dbagents.check.fix.write import write_files
+
+        fixing.notes.extend(write_files(fixing))
+        outcome = fixing.outcome
+        adopted = adopt(list(outcome.findings), outcome, scope, root=root, config=config, enabled=enabled,
+                        baseline_option=None if no_baseline else baseline_path, use_baseline=not no_baseline)
+    elif diff:
+        sys.exit(0)  # nothing was judged: nothing to fix
     findings = adopted.findings
     infos = all_rule_infos()
     rules = {rid: infos[rid] for rid in sorted(enabled) if rid in infos}
@@ -171,21 +193,61 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
     elif scratch_error is None or findings or fmt != "text":  # never "All checks passed." before an error
         checked = {"root": str(root), "files": outcome.files_seen if outcome else 0,
                    "parsed": outcome.files_parsed if outcome else 0}
-        code = emit(findings, rules, fmt, threshold, root=str(root), extra={"checked": checked, **adopted.extra()})
+        extra = {"checked": checked, **adopted.extra()}
+        if fixing is not None:
+            from dbagents.check.fix.summary import json_extra
+
+            extra["fix"] = json_extra(fixing, wrote=True)
+        code = emit(findings, rules, fmt, threshold, root=str(root), extra=extra)
     if fmt == "text" and (scratch_error is None or findings or statistics):
         for line in adopted.notes():
             click.echo(line)
+    if fixing is not None:
+        from dbagents.check.fix.summary import summary_lines
+
+        for line in summary_lines(fixing, wrote=True):
+            click.echo(line, err=fmt != "text")
     if scratch_error is not None:
         sys.stdout.flush()
         raise InputError(str(scratch_error))
     sys.exit(code)
 
 
+def _check_fix_options(fix, diff, unsafe, fmt, write_baseline, database_url, scratch) -> None:
+    """--fix/--diff/--unsafe-fixes go together only in ways that mean something; libcst must be there."""
+    if not (fix or diff):
+        if unsafe:
+            raise InputError("--unsafe-fixes goes with --fix or --diff")
+        return
+    if fix and diff:
+        raise InputError("use --fix (write the fixes) or --diff (show them), not both")
+    if diff and fmt != "text":
+        raise InputError("--diff prints a unified diff; drop --format")
+    if write_baseline:
+        raise InputError("--write-baseline records findings; run it without --fix/--diff")
+    if database_url or scratch:
+        raise InputError("--fix/--diff fix the static findings; run the live or --scratch checks separately")
+    from dbagents.check.fix import require_libcst
+
+    require_libcst()
+
+
+def _show_diff(fixing) -> None:
+    """--diff: the unified diff on stdout, the summary on stderr; exit 1 when something would change (as ruff)."""
+    from dbagents.check.fix.summary import summary_lines
+    from dbagents.check.fix.write import unified_diff
+
+    click.echo(unified_diff(fixing), nl=False)
+    for line in summary_lines(fixing, wrote=False):
+        click.echo(line, err=True)
+    sys.exit(1 if fixing.files else 0)
+
+
 @click.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--group", type=click.Choice(GROUP_NAMES), help="Only rules of this group.")
 def rules_cmd(fmt, group):
-    """List every rule: id, name, groups, default severity and summary."""
+    """List every rule: id, name, groups, default severity, fix (always, sometimes, unsafe) and summary."""
     import json
 
     from dbagents.check.registry import all_rule_infos, groups_of, static_rules
@@ -198,20 +260,22 @@ def rules_cmd(fmt, group):
         cls = static_rules().get(rid)
         kind = "static" if cls or rid == "DBA000" else ("runtime" if rid.startswith("DBA4") else "live")
         rows.append({"id": rid, "name": info.name, "groups": list(groups), "severity": info.severity.label,
-                     "kind": kind, "default": bool(cls.default_enabled) if cls else True, "summary": info.summary})
+                     "kind": kind, "default": bool(cls.default_enabled) if cls else True,
+                     "fix": cls.fixable if cls else "", "summary": info.summary})
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     elif fmt == "markdown":
-        click.echo("| id | name | groups | severity | kind | summary |")
-        click.echo("|---|---|---|---|---|---|")
+        click.echo("| id | name | groups | severity | kind | fix | summary |")
+        click.echo("|---|---|---|---|---|---|---|")
         for r in rows:
             opt = " (opt-in)" if not r["default"] else ""
             click.echo(f"| {r['id']} | `{r['name']}` | {', '.join(r['groups'])} | {r['severity']} | "
-                       f"{r['kind']}{opt} | {r['summary']} |")
+                       f"{r['kind']}{opt} | {r['fix']} | {r['summary']} |")
     else:
         for r in rows:
             opt = " (opt-in)" if not r["default"] else ""
-            click.echo(f"{r['id']}  {r['name']:<40} {r['severity']:<8} {r['kind']}{opt:<9} {r['summary']}")
+            click.echo(f"{r['id']}  {r['name']:<40} {r['severity']:<8} {r['kind']}{opt:<9} {r['fix'] or '-':<9} "
+                       f"{r['summary']}")
 
 
 @click.command("rule")

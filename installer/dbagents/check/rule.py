@@ -3,6 +3,10 @@
 A rule carries its id, kebab-case name, groups, default severity, a one-line summary, a markdown doc
 (## What it does / ## Why is this bad / ## Example / ## Fix), a default fix hint, and valid/invalid
 examples from which tests are generated (tests/test_check_rule_examples.py).
+
+A rule that can rewrite the code it reports declares `fixable` (FIX_AVAILABILITY) and implements `fix()` in its
+own module, beside its detector; its invalid examples carry the fixed text (`Example.fixed`), which
+tests/test_fix_examples.py checks (dbagents.check.fix runs the fixes, with libcst).
 """
 
 from __future__ import annotations
@@ -14,12 +18,20 @@ from typing import TYPE_CHECKING, ClassVar, Iterable
 from dbagents.findings import Finding, RuleInfo, Severity
 
 if TYPE_CHECKING:
+    from dbagents.check.fix.site import Edit, FixSite
     from dbagents.check.project import Project
     from dbagents.check.source import SourceFile
 
 GROUPS = ("models", "migrations", "schema", "performance", "security")
 DOC_SECTIONS = ("## What it does", "## Why is this bad", "## Example", "## Fix")
 HELP_URI = "https://github.com/dbagents/dbagents/blob/main/README.md#rules"
+# How a rule's fix is offered: for every finding, for some (the others keep their hint), or only with
+# --unsafe-fixes because it changes the database schema or what the code does.
+FIX_AVAILABILITY = {
+    "always": "always available (safe: `dbagents check --fix`)",
+    "sometimes": "sometimes available (safe: `dbagents check --fix`); other cases keep the hint",
+    "unsafe": "available with `--unsafe-fixes` only: it changes the schema or what the code does",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,9 @@ class Example:
     files: dict[str, str] = field(default_factory=dict)
     lines: tuple[int, ...] | None = None
     note: str = ""
+    # invalid examples of a rule that can fix: the exact text of `path` after `dbagents check --fix`
+    # (with --unsafe-fixes for an unsafe rule); None = the fix leaves this example unchanged
+    fixed: str | None = None
 
 
 class Rule:
@@ -49,10 +64,20 @@ class Rule:
     valid: ClassVar[list[Example]] = []
     invalid: ClassVar[list[Example]] = []
     default_enabled: ClassVar[bool] = True  # False = opt-in (only with --select)
+    fixable: ClassVar[str] = ""  # "" = no fix; else a FIX_AVAILABILITY key
 
     @classmethod
     def info(cls) -> RuleInfo:
-        return RuleInfo(cls.id, cls.name, cls.summary, cls.severity, cls.doc.strip(), HELP_URI)
+        return RuleInfo(cls.id, cls.name, cls.summary, cls.severity, cls.doc.strip() + cls.fix_doc(), HELP_URI)
+
+    @classmethod
+    def fix_doc(cls) -> str:
+        """The doc's line on fix availability ("" for a rule that cannot fix)."""
+        return f"\n\nAutomatic fix: {FIX_AVAILABILITY[cls.fixable]}." if cls.fixable else ""
+
+    def fix(self, site: "FixSite") -> "Edit | None":
+        """The edit that removes `site.finding` (built with libcst through `site`), or None where none is certain."""
+        return None
 
     def finding(
         self,

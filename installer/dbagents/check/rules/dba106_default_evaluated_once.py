@@ -63,6 +63,7 @@ class DefaultEvaluatedOnce(ModuleRule):
     summary = "Column default computed once at import (`datetime.now()`, `uuid4()`), or naive `datetime.utcnow`."
     hint = "pass the callable (default=uuid4, default=lambda: datetime.now(timezone.utc)) or use server_default=func.now()"
     triggers = ("default",)
+    fixable = "sometimes"
     doc = """
 ## What it does
 Looks at `default=`, `onupdate=`, `insert_default=` and `default_factory=` of `mapped_column()`, `Column()`
@@ -89,6 +90,10 @@ id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 # or default=lambda: datetime.now(timezone.utc)
 ```
+`dbagents check --fix` passes the callable (`default=uuid.uuid4`), or wraps a call with arguments in a lambda
+(`default=lambda: str(uuid4())`); on SQLModel's `Field()` it moves the value to `default_factory=`. It leaves
+`datetime.utcnow` (switching to aware datetimes changes what the column stores) and `mapped_column()` in a project
+using dataclass mapping (there `default=` is also the dataclass field's default) to you.
 """
     valid = [
         Example(
@@ -106,15 +111,29 @@ created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_def
             "    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4())\n"
             "    created: Mapped[datetime] = mapped_column(default=datetime.now())\n",
             lines=(2, 3),
+            fixed="class User(Base):\n"
+                  "    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)\n"
+                  "    created: Mapped[datetime] = mapped_column(default=datetime.now)\n",
         ),
         Example(
             "class User(Base):\n"
             "    created = Column(DateTime, default=datetime.utcnow)\n"
             "    updated = Column(DateTime, onupdate=lambda: datetime.datetime.utcnow())\n",
             lines=(2, 3),
+            note="utcnow: no fix (aware timestamps change what the column stores)",
         ),
         Example("from sqlmodel import Field, SQLModel\n\n\nclass Item(SQLModel, table=True):\n"
-                "    ref: str = Field(default=str(uuid4()))\n", lines=(5,)),
+                "    ref: str = Field(default=str(uuid4()))\n", lines=(5,),
+                fixed="from sqlmodel import Field, SQLModel\n\n\nclass Item(SQLModel, table=True):\n"
+                      "    ref: str = Field(default_factory=lambda: str(uuid4()))\n"),
+        Example("events = Table('events', metadata,\n"
+                "    Column('at', DateTime(timezone=True), default=datetime.now(timezone.utc)),\n"
+                "    Column('token', String, default=secrets.token_hex(16), onupdate=time.time()))\n",
+                lines=(2, 3),
+                fixed="events = Table('events', metadata,\n"
+                      "    Column('at', DateTime(timezone=True), default=lambda: datetime.now(timezone.utc)),\n"
+                      "    Column('token', String, default=lambda: secrets.token_hex(16), onupdate=time.time))\n",
+                note="a call with arguments becomes a lambda"),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterable[Finding]:
@@ -141,3 +160,28 @@ created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_def
                              "server_default=func.now()",
                     )
                     yield dataclasses.replace(found, severity=Severity.WARNING)
+
+    def fix(self, site):
+        """Pass the callable itself, or a lambda around a call with arguments; Field() takes default_factory."""
+        import libcst as cst
+
+        from dbagents.check.fix.site import call_name
+
+        once = site.node(cst.Call)
+        if once is None or "evaluated once" not in site.finding.message:
+            return None  # datetime.utcnow: aware values would change what is stored
+        arg = next((a for a in site.ancestors(once) if isinstance(a, cst.Arg) and a.keyword is not None), None)
+        column = site.parent(arg) if arg is not None else None
+        if arg is None or arg.keyword is None or arg.keyword.value not in DEFAULT_KEYWORDS or not isinstance(
+                column, cst.Call) or call_name(column) not in COLUMN_CALLS - {"column_property"}:
+            return None
+        if call_name(column) == "mapped_column" and site.project_mentions("MappedAsDataclass", "mapped_as_dataclass"):
+            return None  # dataclass mapping: default= is also the dataclass field's default, a callable is wrong there
+        if arg.value is once and not once.args:
+            value: cst.BaseExpression = once.func
+        else:
+            value = cst.Lambda(params=cst.Parameters(), body=arg.value)
+        new = arg.with_changes(value=value)
+        if call_name(column) == "Field" and arg.keyword.value == "default":
+            new = new.with_changes(keyword=cst.Name("default_factory"))
+        return site.edit(arg, new)
