@@ -59,6 +59,8 @@ class Finding:
     hint: str = field(default="", compare=False)
     obj: str = field(default="", compare=False)
     end_line: int = field(default=0, compare=False, repr=False)  # last line of the node; `# noqa` works there too
+    # structured facts behind the message (live findings: the catalog object) for `--emit-revision`; never printed
+    detail: dict | None = field(default=None, compare=False, repr=False)
 
     def with_severity(self, severity: Severity) -> "Finding":
         return dataclasses.replace(self, severity=severity)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from dbagents.check.project import Project
@@ -42,7 +43,7 @@ def locate(project: Project, finding: Finding) -> Finding:
     if not where:
         return finding
     relpath, line = where
-    return Finding(relpath, line, 1, finding.rule_id, finding.message, finding.severity, finding.hint, finding.obj)
+    return dataclasses.replace(finding, path=relpath, line=line, col=1)
 
 
 def run_external(project: Project, enabled: set[str], *, database_url: str | None, schemas: list[str],

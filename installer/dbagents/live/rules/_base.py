@@ -63,8 +63,10 @@ class LiveRule:
             f"## Fix\n\n{self.fix.strip()}\n\n```sql\n{self.good_sql.strip()}\n```\n"
         )
 
-    def finding(self, obj: str, message: str, hint: str = "", severity: Severity | None = None) -> Finding:
-        return Finding("", 0, 0, self.id, message, severity or self.severity, hint, obj)
+    def finding(self, obj: str, message: str, hint: str = "", severity: Severity | None = None,
+                detail: dict | None = None) -> Finding:
+        """`detail`: the catalog object as data (what `--emit-revision` builds a migration from)."""
+        return Finding("", 0, 0, self.id, message, severity or self.severity, hint, obj, detail=detail)
 
 
 def qualified(*parts: str) -> str:

@@ -47,6 +47,8 @@ def evaluate(rows, ctx):
             f"scan {row['table']}",
             f"CREATE INDEX{concurrently} {index_name} ON {sql_name(row['schema'], row['table'])} "
             f"({', '.join(quote_ident(c) for c in cols)});",
+            detail={"kind": "fk_without_index", "schema": row["schema"], "table": row["table"],
+                    "columns": list(cols), "constraint": row["name"], "partitioned": row["relkind"] == "p"},
         )
 
 

@@ -25,6 +25,9 @@ WHERE NOT con.convalidated AND con.conparentid = 0 AND {user_relation()}
 def evaluate(rows, ctx):
     for row in rows:
         obj = qualified(row["schema"], row["table"])
+        detail = {"kind": "invalid_index" if row["kind"] == "index" else "not_valid_constraint",
+                  "schema": row["schema"], "table": row["table"], "name": row["name"],
+                  "definition": row["definition"], "partitioned": row["subkind"] == "I"}
         if row["kind"] == "index":
             index = sql_name(row["schema"], row["name"])
             if row["subkind"] == "I":
@@ -41,7 +44,7 @@ def evaluate(rows, ctx):
                        f"({row['definition']})")
             hint = (f"ALTER TABLE {sql_name(row['schema'], row['table'])} VALIDATE CONSTRAINT {sql_name(row['name'])};"
                     "  -- takes only a SHARE UPDATE EXCLUSIVE lock")
-        yield RULE.finding(obj, message, hint)
+        yield RULE.finding(obj, message, hint, detail=detail)
 
 
 RULE = LiveRule(

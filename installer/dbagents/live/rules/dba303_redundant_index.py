@@ -98,7 +98,10 @@ def evaluate(rows, ctx):
         else:
             message = (f"index {extra['name']} on {obj} is redundant: its columns are a prefix of "
                        f"{other['name']} ({other['definition']})")
-        yield RULE.finding(obj, message, _drop_hint(schema, table, extra))
+        detail = {"kind": "redundant_index", "schema": schema, "table": table, "name": extra["name"],
+                  "definition": extra["definition"], "backs_constraint": extra["backs_constraint"],
+                  "kept": other["name"]}
+        yield RULE.finding(obj, message, _drop_hint(schema, table, extra), detail=detail)
 
 
 def _drop_hint(schema: str, table: str, index: dict) -> str:
