@@ -103,6 +103,10 @@ class FixSite:
         encoded = [w.encode() for w in words]
         return any(w in data for data in self.view.sources.values() for w in encoded)
 
+    def has_comment(self, node: cst.CSTNode) -> bool:
+        """Does `node` hold a comment (a rewrite that rebuilds its whitespace would lose it)?"""
+        return any(isinstance(n, cst.Comment) for n in _descendants(node))
+
     def code(self, node: cst.CSTNode) -> str:
         return self.view.module.code_for_node(node)
 
@@ -115,13 +119,18 @@ class FixSite:
             yield parent
             parent = self.parent(parent)
 
-    def node(self, *types: type) -> cst.CSTNode | None:
-        """The outermost node of one of `types` starting where the finding points (its end line agreeing)."""
+    def nodes(self, *types: type) -> list[cst.CSTNode]:
+        """Nodes of `types` starting where the finding points, outermost first (those ending on its end line
+        first of all)."""
         f = self.finding
         found = [n for n in self.view.starting_at(f.line, f.col) if isinstance(n, types)]
         if f.end_line:
-            ending = [n for n in found if self.view.positions[n].end.line == f.end_line]
-            found = ending or found
+            found.sort(key=lambda n: self.view.positions[n].end.line != f.end_line)
+        return found
+
+    def node(self, *types: type) -> cst.CSTNode | None:
+        """The outermost node of one of `types` starting where the finding points (its end line agreeing)."""
+        found = self.nodes(*types)
         return found[0] if found else None
 
     def statement(self) -> cst.SimpleStatementLine | None:
@@ -181,21 +190,29 @@ class FixSite:
     def sqlalchemy_name(self, name: str, modules: Iterable[str] = ("sqlalchemy",)) -> tuple[str, tuple] | None:
         """How new code spells SQLAlchemy's `name` here: (expression, imports to add), or None when unsure.
 
-        The name as imported already; else the bare name with a new import when no identifier of the file is
-        spelled like it; else through `import sqlalchemy as sa`.
+        The name as imported already; else through `import sqlalchemy as sa`; else the bare name with a new
+        import when no identifier of the file is spelled like it.
         """
         for module in modules:
             local = self.imported_as(module, name)
             if local:
                 return local, ()
-        if name not in self.view.names:
-            return name, ((next(iter(modules)), name),)
         alias = self.module_alias("sqlalchemy")
-        return (f"{alias}.{name}", ()) if alias else None
+        if alias:
+            return f"{alias}.{name}", ()
+        return (name, ((next(iter(modules)), name),)) if name not in self.view.names else None
 
     def edit(self, old: cst.CSTNode, new, *, imports=(), change: SchemaChange | None = None,
              follow_up: SchemaChange | None = None) -> Edit:
         return Edit(old, new, tuple(imports), change, follow_up, self.finding, self.view.span(old))
+
+
+def _descendants(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)
 
 
 def dotted(node: cst.CSTNode | None) -> str:

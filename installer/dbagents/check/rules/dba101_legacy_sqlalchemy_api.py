@@ -34,6 +34,7 @@ class LegacySqlalchemyApi(ModuleRule):
     summary = "SQLAlchemy 1.x API: legacy in 2.0 (info), moved (warning) or removed in 2.0 (error)."
     hint = "use the 2.0 style: select() + session.execute()/scalars(), session.get(), text() for raw SQL"
     triggers = ("query(", ".get(", "bulk_", "execute(", "select([", "MetaData(", "ext.declarative")
+    fixable = "sometimes"
     doc = """
 ## What it does
 Finds SQLAlchemy 1.x APIs, with a severity per finding:
@@ -78,6 +79,10 @@ user = session.get(User, user_id)
 session.execute(text("DELETE FROM audit WHERE ts < now() - interval '1 year'"))
 stmt = select(User.id, User.name)
 ```
+`dbagents check --fix` makes the mechanical ones: moved imports from `sqlalchemy.orm` (when every imported name
+moved), `select([a, b])` -> `select(a, b)`, `session.query(Model).get(pk)` -> `session.get(Model, pk)` (not on a
+project pinned below SQLAlchemy 1.4), and a literal SQL string without bind-parameter-like `:name` or `%` ->
+`text("…")`. Rewriting `query()` chains, `engine.execute()`, bulk APIs and `MetaData(bind=)` needs a person.
 """
     valid = [
         Example("from sqlalchemy import select, text\n\nusers = session.scalars(select(User)).all()\n"
@@ -105,20 +110,37 @@ stmt = select(User.id, User.name)
     ]
     invalid = [
         Example("from sqlalchemy.orm import Session\n\nusers = session.query(User).all()\n", lines=(3,)),
-        Example("from sqlalchemy.orm import Session\n\nuser = db.session.query(User).get(5)\n", lines=(3,)),
+        Example("from sqlalchemy.orm import Session\n\nuser = db.session.query(User).get(5)\n", lines=(3,),
+                fixed="from sqlalchemy.orm import Session\n\nuser = db.session.get(User, 5)\n"),
         Example("from flask_sqlalchemy import SQLAlchemy\n\nuser = User.query.get(5)\n", lines=(3,)),
         Example("import sqlalchemy as sa\n\nwith engine.connect() as conn:\n    conn.execute('SELECT 1')\n",
-                lines=(4,)),
+                lines=(4,),
+                fixed="import sqlalchemy as sa\n\nwith engine.connect() as conn:\n    conn.execute(sa.text('SELECT 1'))\n"),
         Example("import sqlalchemy as sa\n\nengine.execute(sa.text('SELECT 1'))\n", lines=(3,)),
         Example("from sqlalchemy.exc import OperationalError\nfrom app.models import db\n\n\n"
                 "def version():\n    return db.session.execute('SELECT version()').scalar()\n", lines=(6,),
+                fixed="from sqlalchemy.exc import OperationalError\nfrom app.models import db\nfrom sqlalchemy import "
+                      "text\n\n\ndef version():\n    return db.session.execute(text('SELECT version()')).scalar()\n",
                 note="a Flask-SQLAlchemy session, even where the file imports only SQLAlchemy's exceptions"),
         Example("from sqlalchemy.exc import OperationalError\nfrom sqlalchemy.engine import Connection\n\n\n"
                 "def migrate(db: Connection):\n    def step():\n        db.execute('UPDATE t SET x = 1')\n"
-                "    step()\n", lines=(7,), note="a SQLAlchemy Connection by annotation, used in a nested function"),
-        Example("from sqlalchemy import select\n\nstmt = select([User.id])\n", lines=(3,)),
+                "    step()\n", lines=(7,),
+                fixed="from sqlalchemy.exc import OperationalError\nfrom sqlalchemy.engine import Connection\n"
+                      "from sqlalchemy import text\n\n\ndef migrate(db: Connection):\n    def step():\n"
+                      "        db.execute(text('UPDATE t SET x = 1'))\n    step()\n", note="a SQLAlchemy Connection by annotation, used in a nested function"),
+        Example("from sqlalchemy import select\n\nstmt = select([User.id, User.name])\n", lines=(3,),
+                fixed="from sqlalchemy import select\n\nstmt = select(User.id, User.name)\n"),
         Example("from sqlalchemy import MetaData\n\nmetadata = MetaData(bind=engine)\n", lines=(3,)),
-        Example("from sqlalchemy.ext.declarative import declarative_base\n", lines=(1,)),
+        Example("from sqlalchemy.ext.declarative import declarative_base\n", lines=(1,),
+                fixed="from sqlalchemy.orm import declarative_base\n"),
+        Example("from sqlalchemy.orm import Session\n\n\ndef purge(session: Session):\n"
+                "    session.execute(\"DELETE FROM audit WHERE at < '2020-01-01 12:30'\")\n", lines=(5,),
+                fixed="from sqlalchemy.orm import Session\nfrom sqlalchemy import text\n\n\n"
+                      "def purge(session: Session):\n"
+                      "    session.execute(text(\"DELETE FROM audit WHERE at < '2020-01-01 12:30'\"))\n"),
+        Example("from sqlalchemy.orm import Session\n\n\ndef rename(session: Session):\n"
+                "    session.execute(\"UPDATE t SET name = :name\")\n", lines=(5,),
+                note="text() would read `:name` as a bind parameter: left alone"),
         Example("from sqlalchemy.orm import Session\n\nsession.bulk_insert_mappings(User, rows)\n", lines=(3,)),
     ]
 
@@ -210,6 +232,95 @@ stmt = select(User.id, User.name)
             yield self._f(ctx, line, col, Severity.ERROR, "MetaData(bind=...) was removed in 2.0",
                           "pass the engine/connection where it is used: metadata.create_all(engine)", end)
 
+
+    def fix(self, site):
+        """The mechanical rewrites: moved imports, select([...]), query(M).get(pk), a literal string in text()."""
+        import libcst as cst
+
+        message = site.finding.message
+        if "moved to sqlalchemy.orm" in message:
+            return _fix_moved_import(site, cst)
+        from dbagents.check.fix.site import call_name
+
+        wanted = "execute" if "with a plain SQL string" in message else ("get" if "get()" in message else "select")
+        call = next((c for c in site.nodes(cst.Call) if call_name(c) == wanted), None)
+        if call is None or site.has_comment(call):
+            return None
+        if message.startswith("select([...])"):
+            return _fix_select_list(site, call, cst)
+        if message.startswith("Query.get()"):
+            return _fix_query_get(site, call, cst)
+        if "with a plain SQL string" in message:
+            return _fix_string_execute(site, call, cst)
+        return None
+
+
+MOVED_TO_ORM = MOVED_NAMES - {"comparable_using", "instrument_declarative"}  # both gone from 2.0 altogether
+BIND_LIKE = re.compile(r"(?<![:\w\\]):\w|%")  # text() would read `:name` as a parameter; `%` is paramstyle
+
+
+def _fix_moved_import(site, cst):
+    node = site.node(cst.ImportFrom)
+    if node is None or isinstance(node.names, cst.ImportStar) or node.relative:
+        return None
+    from dbagents.check.fix.site import dotted
+
+    if not all(dotted(alias.name) in MOVED_TO_ORM for alias in node.names):
+        return None  # DeferredReflection and friends stay in ext.declarative: a person splits the import
+    return site.edit(node, node.with_changes(module=cst.parse_expression("sqlalchemy.orm")))
+
+
+def _fix_select_list(site, call, cst):
+    if len(call.args) != 1 or call.args[0].keyword is not None or not isinstance(call.args[0].value, cst.List):
+        return None
+    elements = call.args[0].value.elements
+    if not elements or any(isinstance(e, cst.StarredElement) for e in elements):
+        return None
+    return site.edit(call, call.with_changes(args=[cst.Arg(e.value, comma=e.comma) for e in elements]))
+
+
+def _fix_query_get(site, call, cst):
+    from dbagents.check.roles import project_pin
+
+    func = call.func
+    query = func.value if isinstance(func, cst.Attribute) else None
+    if not (isinstance(query, cst.Call) and isinstance(query.func, cst.Attribute) and query.func.attr.value == "query"
+            and len(query.args) == 1 and query.args[0].keyword is None and query.args[0].star == ""
+            and len(call.args) == 1 and call.args[0].keyword is None and call.args[0].star == ""):
+        return None  # Model.query.get(pk) (Flask-SQLAlchemy) does not say which session to use
+    pin = project_pin(site.project)
+    if pin is not None and pin.version not in ("1.4", "1.x") and pin.major < 2:
+        return None  # Session.get() arrived in 1.4
+    model = query.args[0].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    new = cst.Call(func=query.func.with_changes(attr=cst.Name("get")), args=[model, call.args[0]],
+                   lpar=call.lpar, rpar=call.rpar)
+    return site.edit(call, new)
+
+
+def _fix_string_execute(site, call, cst):
+    if not call.args or call.args[0].keyword is not None or len(call.args) != 1:
+        return None
+    sql = call.args[0].value
+    parts = sql.strings if isinstance(sql, cst.ConcatenatedString) else [sql]
+    if not all(isinstance(p, cst.SimpleString) for p in _flat(parts, cst)):
+        return None
+    value = sql.evaluated_value
+    if not isinstance(value, str) or BIND_LIKE.search(value):
+        return None
+    spelled = site.sqlalchemy_name("text", ("sqlalchemy", "sqlalchemy.sql", "sqlalchemy.sql.expression"))
+    if spelled is None:
+        return None
+    func, imports = spelled
+    wrapped = cst.Call(func=cst.parse_expression(func), args=[cst.Arg(sql)])
+    return site.edit(call.args[0], call.args[0].with_changes(value=wrapped), imports=imports)
+
+
+def _flat(parts, cst):
+    for p in parts:
+        if isinstance(p, cst.ConcatenatedString):
+            yield from _flat([p.left, p.right], cst)
+        else:
+            yield p
 
 
 def _bound_kind(value: ast.AST) -> str:

@@ -30,6 +30,7 @@ class SyncSessionInAsync(ModuleRule):
               "AsyncSession shared across `asyncio.gather()` tasks."
     hint = "use AsyncSession/create_async_engine in async code, expire_on_commit=False, and one session per task"
     triggers = ("async def", "AsyncSession", "async_sessionmaker")
+    fixable = "sometimes"
     doc = """
 ## What it does
 Reports three asyncio mistakes:
@@ -69,6 +70,7 @@ async def handler():
     async with SessionLocal() as s1, SessionLocal() as s2:
         a, b = await asyncio.gather(load_users(s1), load_orders(s2))
 ```
+`dbagents check --fix` adds `expire_on_commit=False` to the factory (mistake 2); the other two need a person.
 """
     valid = [
         Example("SessionLocal = async_sessionmaker(engine, expire_on_commit=False)\n\nasync def f():\n"
@@ -96,9 +98,14 @@ async def handler():
         Example("SessionLocal = sessionmaker(bind=engine)\n\nasync def handler():\n    db = SessionLocal()\n",
                 lines=(4,)),
         Example("from sqlalchemy.ext.asyncio import async_sessionmaker\n\nSessionLocal = async_sessionmaker(engine)\n",
-                lines=(3,)),
-        Example("from sqlalchemy.orm import sessionmaker\n\nfactory = sessionmaker(engine, class_=AsyncSession)\n",
-                lines=(3,)),
+                lines=(3,),
+                fixed="from sqlalchemy.ext.asyncio import async_sessionmaker\n\n"
+                      "SessionLocal = async_sessionmaker(engine, expire_on_commit=False)\n"),
+        Example("from sqlalchemy.orm import sessionmaker\n\nfactory = sessionmaker(\n    engine,\n"
+                "    class_=AsyncSession,\n    expire_on_commit=True,\n)\n",
+                lines=(3,),
+                fixed="from sqlalchemy.orm import sessionmaker\n\nfactory = sessionmaker(\n    engine,\n"
+                      "    class_=AsyncSession,\n    expire_on_commit=False,\n)\n"),
         Example("async def f(session: AsyncSession):\n"
                 "    users, orders = await asyncio.gather(load_users(session), load_orders(session))\n",
                 lines=(2,)),
@@ -225,3 +232,14 @@ async def handler():
         if "maker" in lowered or "factory" in lowered:
             return False  # a session factory: each task opens its own session
         return name in params or "session" in lowered
+
+    def fix(self, site):
+        """expire_on_commit=False on an async session factory; the other findings need a person."""
+        import libcst as cst
+
+        from dbagents.check.fix.site import with_keyword
+
+        call = site.node(cst.Call)
+        if call is None or "expire_on_commit" not in site.finding.message:
+            return None
+        return site.edit(call, with_keyword(call, "expire_on_commit", "False"))
