@@ -73,9 +73,12 @@ def _check_root(paths: list[Path]) -> Path:
               "something to fix, 0 otherwise.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the fixes that change the database "
               "schema or what the code does.")
+@click.option("--emit-revision", is_flag=True, help="Write a new Alembic revision on the current head: with --fix, for "
+              "the schema changes of the applied fixes; with --database-url, for the live DBA301/DBA302/DBA303 "
+              "findings (with --diff: show it).")
 def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_clear, jobs, database_url, schemas,
               scratch, scratch_url, alembic_ini, alembic_name, statistics, baseline_path, no_baseline,
-              write_baseline, since_revision, changed_since, only_files, fix, diff, unsafe_fixes):
+              write_baseline, since_revision, changed_since, only_files, fix, diff, unsafe_fixes, emit_revision):
     """Check SQLAlchemy models, Alembic migrations and raw SQL; optionally a live PostgreSQL.
 
     ARGS: an optional GROUP (models, migrations, schema, performance, security) followed by PATHS
@@ -141,6 +144,10 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
 
     if database_url is None and groups and groups[0] in ("schema", "performance"):
         database_url = os.environ.get("DATABASE_URL") or None
+    if emit_revision:
+        from dbagents.revisions.emit import require_source
+
+        require_source(database_url, fixing=fix or diff)
     scratch_error = None  # reported after the findings: a failed scratch run must not lose them
     if (database_url or scratch or scratch_url) and outcome is None:
         outcome = check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs,
@@ -170,17 +177,31 @@ def check_cmd(args, select, ignore, fmt, fail_on, config_path, no_cache, cache_c
         from dbagents.check.fix import run_fixes
 
         fixing = run_fixes(outcome, adopted.findings, enabled=enabled, unsafe=unsafe_fixes)
+        planned = _plan_revision(root, outcome, fixing=fixing, alembic_ini=alembic_ini,
+                                 alembic_name=alembic_name) if emit_revision else None
         if diff:
-            _show_diff(fixing)
+            _show_diff(fixing, planned)
         from dbagents.check.fix.write import write_files
 
         fixing.notes.extend(write_files(fixing))
+        if planned is not None:
+            from dbagents.revisions.emit import write_and_report
+
+            write_and_report(planned)
         outcome = fixing.outcome
         adopted = adopt(list(outcome.findings), outcome, scope, root=root, config=config, enabled=enabled,
                         baseline_option=None if no_baseline else baseline_path, use_baseline=not no_baseline)
     elif diff:
         sys.exit(0)  # nothing was judged: nothing to fix
     findings = adopted.findings
+    if emit_revision and database_url and fixing is None:
+        from dbagents.revisions.emit import write_and_report
+
+        planned = _plan_revision(root, outcome, findings=findings, database_url=database_url,
+                                 live=config.sections.get("live", {}), alembic_ini=alembic_ini,
+                                 alembic_name=alembic_name)
+        if planned is not None:
+            write_and_report(planned)
     infos = all_rule_infos()
     rules = {rid: infos[rid] for rid in sorted(enabled) if rid in infos}
     if statistics and fmt == "text":
@@ -232,15 +253,30 @@ def _check_fix_options(fix, diff, unsafe, fmt, write_baseline, database_url, scr
     require_libcst()
 
 
-def _show_diff(fixing) -> None:
-    """--diff: the unified diff on stdout, the summary on stderr; exit 1 when something would change (as ruff)."""
+def _show_diff(fixing, planned=None) -> None:
+    """--diff: the unified diff on stdout (with --emit-revision also the new revision file), the summary on stderr;
+    exit 1 when something would change (as ruff)."""
     from dbagents.check.fix.summary import summary_lines
     from dbagents.check.fix.write import unified_diff
+    from dbagents.revisions.emit import new_file_diff
 
-    click.echo(unified_diff(fixing), nl=False)
+    click.echo(unified_diff(fixing) + new_file_diff(planned), nl=False)
     for line in summary_lines(fixing, wrote=False):
         click.echo(line, err=True)
-    sys.exit(1 if fixing.files else 0)
+    sys.exit(1 if fixing.files or planned is not None else 0)
+
+
+def _plan_revision(root, outcome, *, fixing=None, findings=(), database_url=None, live=None, alembic_ini=None,
+                   alembic_name=None):
+    """--emit-revision: the revision for an applied fix run or for live findings (planned, not yet written)."""
+    from dbagents.live.settings import LiveSettings
+    from dbagents.revisions.emit import fix_changes, plan_revision
+
+    return plan_revision(root, findings=findings, database_url=database_url,
+                         live_settings=LiveSettings.from_mapping(live or {}),
+                         changes=fix_changes(fixing) if fixing is not None else (),
+                         project=outcome.project if outcome is not None else None, alembic_ini=alembic_ini,
+                         alembic_name=alembic_name)
 
 
 @click.command("rules")
