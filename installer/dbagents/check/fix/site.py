@@ -166,6 +166,20 @@ class FixSite:
         fn = self.parent(block) if isinstance(block, cst.IndentedBlock) else None
         return fn if isinstance(fn, cst.FunctionDef) else None
 
+    def op_statement(self, *names: str) -> tuple[cst.SimpleStatementLine, cst.Call] | None:
+        """The `op.<name>(...)` statement line the finding points at, directly in a revision's upgrade() or
+        downgrade() (not in a helper, a batch or a branch), with `op` imported from alembic."""
+        stmt = self.statement()
+        small = stmt.body[0] if stmt is not None else None
+        if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+            return None
+        if dotted(small.value.func) not in {f"op.{n}" for n in names} or self.imported_as("alembic", "op") != "op":
+            return None
+        fn = self.function(stmt)
+        if fn is None or fn.name.value not in ("upgrade", "downgrade"):
+            return None
+        return stmt, small.value
+
     def imported_as(self, module: str, name: str) -> str | None:
         """The local name of `from module import name` at the top of the file, if imported there."""
         for stmt in self.view.module.body:

@@ -18,6 +18,7 @@ class CreateIndexNonConcurrently(ProjectRule):
     summary = "A migration builds an index on an existing table without CONCURRENTLY, blocking writes."
     hint = ("use op.create_index(..., postgresql_concurrently=True) inside "
             "`with op.get_context().autocommit_block():`")
+    fixable = "sometimes"
     doc = """
 ## What it does
 Finds `op.create_index()` / `batch_op.create_index()` without `postgresql_concurrently=True`, and
@@ -43,6 +44,10 @@ def upgrade():
 ```
 `CONCURRENTLY` cannot run inside a transaction, hence the autocommit block (see DBA203). Indexes on a table
 created in the same revision are fine as they are.
+
+`dbagents check --fix` makes that change to an `op.create_index(...)` statement of `upgrade()` or `downgrade()` in
+revisions that have not shipped (the heads and the revision below them, or those after `migrations-start-after`);
+`batch_op`, SQL in `op.execute()` and statements inside other blocks are left to you.
 """ + settings_doc("DBA202")
     valid = [
         Example(revision_file('    with op.get_context().autocommit_block():\n'
@@ -59,7 +64,10 @@ created in the same revision are fine as they are.
     ]
     invalid = [
         Example(revision_file('    op.create_index("ix_o", "orders", ["customer_id"])\n'),
-                path=PATH, files=FILES, lines=(10,)),
+                path=PATH, files=FILES, lines=(10,),
+                fixed=revision_file('    with op.get_context().autocommit_block():\n'
+                                    '        op.create_index("ix_o", "orders", ["customer_id"], '
+                                    'postgresql_concurrently=True)\n')),
         Example(revision_file('    with op.batch_alter_table("orders") as batch_op:\n'
                               '        batch_op.create_index("ix_o", ["customer_id"], unique=True)\n'),
                 path=PATH, files=FILES, lines=(11,)),
@@ -91,3 +99,14 @@ created in the same revision are fine as they are.
                             hint="write CREATE INDEX CONCURRENTLY … inside `with op.get_context().autocommit_block():`",
                             end_line=op.end_line,
                         )
+
+    def fix(self, site):
+        """postgresql_concurrently=True, inside `with op.get_context().autocommit_block():`."""
+        from dbagents.check.fix.site import autocommit_block, with_keyword
+
+        found = site.op_statement("create_index")
+        if found is None:
+            return None
+        stmt, call = found
+        return site.edit(stmt, autocommit_block(stmt.deep_replace(call, with_keyword(
+            call, "postgresql_concurrently", "True")), "op"))

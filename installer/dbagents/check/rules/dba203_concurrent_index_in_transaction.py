@@ -26,6 +26,7 @@ class ConcurrentIndexInTransaction(ProjectRule):
     severity = Severity.ERROR
     summary = "CREATE/DROP INDEX CONCURRENTLY runs inside the migration's transaction, which PostgreSQL rejects."
     hint = "wrap it in `with op.get_context().autocommit_block():`"
+    fixable = "sometimes"
     doc = """
 ## What it does
 Finds `op.create_index(..., postgresql_concurrently=True)`, `op.drop_index(..., postgresql_concurrently=True)`
@@ -49,6 +50,9 @@ def upgrade():
     with op.get_context().autocommit_block():
         op.create_index("ix_orders_customer_id", "orders", ["customer_id"], postgresql_concurrently=True)
 ```
+`dbagents check --fix` wraps an `op.create_index(...)` / `op.drop_index(...)` / `op.execute(...)` statement of
+`upgrade()` or `downgrade()` in the autocommit block, in revisions that have not shipped (the heads and the
+revision below them, or those after `migrations-start-after`); inside a batch or a branch it is left to you.
 """ + settings_doc("DBA203")
     valid = [
         Example(revision_file('    with op.get_context().autocommit_block():\n'
@@ -63,9 +67,13 @@ def upgrade():
     ]
     invalid = [
         Example(revision_file('    op.create_index("ix_o", "orders", ["c"], postgresql_concurrently=True)\n'),
-                path=PATH, files=FILES, lines=(10,)),
+                path=PATH, files=FILES, lines=(10,),
+                fixed=revision_file('    with op.get_context().autocommit_block():\n'
+                                    '        op.create_index("ix_o", "orders", ["c"], postgresql_concurrently=True)\n')),
         Example(revision_file('    op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_o")\n'),
-                path=PATH, files=FILES, lines=(10,)),
+                path=PATH, files=FILES, lines=(10,),
+                fixed=revision_file('    with op.get_context().autocommit_block():\n'
+                                    '        op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_o")\n')),
         Example(revision_file('    with op.batch_alter_table("orders") as batch_op:\n'
                               '        batch_op.drop_index("ix_o", postgresql_concurrently=True)\n'),
                 path=PATH, files=FILES, lines=(11,)),
@@ -95,3 +103,13 @@ def upgrade():
                             end_line=op.end_line,
                         )
                         break
+
+    def fix(self, site):
+        """Wrap the statement in `with op.get_context().autocommit_block():`."""
+        from dbagents.check.fix.site import autocommit_block
+
+        found = site.op_statement("create_index", "drop_index", "execute")
+        if found is None:
+            return None
+        stmt, _ = found
+        return site.edit(stmt, autocommit_block(stmt, "op"))

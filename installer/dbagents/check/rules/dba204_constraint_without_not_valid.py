@@ -27,6 +27,7 @@ class ConstraintWithoutNotValid(ProjectRule):
     hint = ("add it with postgresql_not_valid=True, then VALIDATE CONSTRAINT in its own transaction: inside "
             "`with op.get_context().autocommit_block():`, or in a later revision when env.py sets "
             "transaction_per_migration=True (or it ships in a separate deploy)")
+    fixable = "sometimes"
     doc = """
 ## What it does
 Finds `op.create_foreign_key()` and `op.create_check_constraint()` (also the `batch_op` forms and
@@ -61,6 +62,10 @@ def upgrade():
 def upgrade():
     op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_customer")
 ```
+`dbagents check --fix` adds `postgresql_not_valid=True` to a named `op.create_foreign_key(...)` /
+`op.create_check_constraint(...)` statement of a revision that has not shipped, and says which constraint still
+needs validating: `--emit-revision` writes that follow-up revision. A column added with a `ForeignKey`, SQL in
+`op.execute()` and unnamed constraints are left to you.
 """ + settings_doc("DBA204")
     valid = [
         Example(revision_file('    op.create_foreign_key("fk_o_c", "orders", "customers", ["customer_id"], ["id"],'
@@ -79,9 +84,14 @@ def upgrade():
     ]
     invalid = [
         Example(revision_file('    op.create_foreign_key("fk_o_c", "orders", "customers", ["customer_id"], ["id"])\n'),
-                path=PATH, files=FILES, lines=(10,)),
-        Example(revision_file('    op.create_check_constraint("ck_price", "items", "price >= 0")\n'),
-                path=PATH, files=FILES, lines=(10,)),
+                path=PATH, files=FILES, lines=(10,),
+                fixed=revision_file('    op.create_foreign_key("fk_o_c", "orders", "customers", ["customer_id"], ["id"],'
+                                    ' postgresql_not_valid=True)\n')),
+        Example(revision_file('    op.create_check_constraint(\n        "ck_price",\n        "items",\n'
+                              '        "price >= 0",\n    )\n'),
+                path=PATH, files=FILES, lines=(10,),
+                fixed=revision_file('    op.create_check_constraint(\n        "ck_price",\n        "items",\n'
+                                    '        "price >= 0",\n        postgresql_not_valid=True,\n    )\n')),
         Example(revision_file('    op.add_column("orders", sa.Column("customer_id", sa.Integer(),'
                               ' sa.ForeignKey("customers.id"), nullable=True))\n'),
                 path=PATH, files=FILES, lines=(10,)),
@@ -156,3 +166,31 @@ def upgrade():
                              "with transaction_per_migration=True in env.py",
                         end_line=o.end_line,
                     )
+
+    def fix(self, site):
+        """postgresql_not_valid=True on a named constraint; the VALIDATE step is a follow-up revision's."""
+        import libcst as cst
+
+        from dbagents.check.fix.changes import SchemaChange
+        from dbagents.check.fix.site import keyword, with_keyword
+
+        found = site.op_statement("create_foreign_key", "create_check_constraint")
+        if found is None or "without NOT VALID" not in site.finding.message:
+            return None
+        stmt, call = found
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+
+        def literal(index: int, *names: str) -> str | None:
+            arg = next((keyword(call, n) for n in names if keyword(call, n) is not None), None)
+            value = arg.value if arg is not None else (positional[index] if len(positional) > index else None)
+            return value.evaluated_value if isinstance(value, cst.SimpleString) else None
+
+        name = literal(0, "constraint_name")
+        table = literal(1, "source_table", "table_name")
+        schema_arg = keyword(call, "source_schema") or keyword(call, "schema")
+        if not name or not table or (schema_arg is not None and not isinstance(schema_arg.value, cst.SimpleString)):
+            return None  # unnamed (a naming convention decides) or computed: the follow-up could not name it
+        schema = schema_arg.value.evaluated_value if schema_arg is not None else None
+        follow_up = SchemaChange("validate_constraint", table, "", schema=schema, path=site.finding.path,
+                                 line=site.finding.line, name=name)
+        return site.edit(call, with_keyword(call, "postgresql_not_valid", "True"), follow_up=follow_up)

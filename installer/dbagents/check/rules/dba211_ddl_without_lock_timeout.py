@@ -39,6 +39,7 @@ class DdlWithoutLockTimeout(ProjectRule):
                "SET LOCAL one that autocommit_block() or a per-revision commit already ended).")
     hint = ("op.execute(\"SET LOCAL lock_timeout = '5s'\") at the top of upgrade() (no autocommit_block() after "
             "it), or once in env.py for the session: connect_args={\"options\": \"-c lock_timeout=5s\"}")
+    fixable = "sometimes"
     doc = """
 ## What it does
 Reports a revision whose `upgrade()` runs DDL that locks an existing table (add/alter/drop column, plain
@@ -80,6 +81,11 @@ or once for every migration, for the whole session, in env.py:
 `engine_from_config(..., connect_args={"options": "-c lock_timeout=5s -c statement_timeout=5min"})`
 (or `connection.exec_driver_sql("SET lock_timeout = '5s'")` then `connection.commit()` before
 `context.configure()`, or `ALTER ROLE migrator SET lock_timeout = '5s'`).
+
+`dbagents check --fix` puts `op.execute("SET LOCAL lock_timeout = '5s'")` first in `upgrade()` of a revision that
+has not shipped and sets none — a plain `SET lock_timeout` (for the session) when `upgrade()` uses an
+autocommit block, whose commit would end a `SET LOCAL`. A timeout that a commit ended, or one that only env.py
+sets, is left to you.
 """ + settings_doc("DBA211")
     valid = [
         Example(revision_file('    op.execute("SET LOCAL lock_timeout = \'5s\'")\n'
@@ -103,9 +109,21 @@ or once for every migration, for the whole session, in env.py:
     invalid = [
         Example(revision_file('    op.add_column("orders", sa.Column("note", sa.Text()))\n'
                               '    op.drop_column("orders", "old_note")\n'),
-                path=PATH, files=FILES_NO_TIMEOUT, lines=(10,)),
-        Example(revision_file('    op.execute("ALTER TABLE orders ALTER COLUMN note SET DEFAULT \'\'")\n'),
-                path=PATH, files=FILES_NO_TIMEOUT, lines=(10,)),
+                path=PATH, files=FILES_NO_TIMEOUT, lines=(10,),
+                fixed=revision_file('    op.execute("SET LOCAL lock_timeout = \'5s\'")\n'
+                                    '    op.add_column("orders", sa.Column("note", sa.Text()))\n'
+                                    '    op.drop_column("orders", "old_note")\n')),
+        Example(revision_file('    """Defaults."""\n'
+                              '    with op.get_context().autocommit_block():\n'
+                              '        op.create_index("ix_o_n", "orders", ["note"], postgresql_concurrently=True)\n'
+                              '    op.execute("ALTER TABLE orders ALTER COLUMN note SET DEFAULT \'\'")\n'),
+                path=PATH, files=FILES_NO_TIMEOUT, lines=(13,),
+                fixed=revision_file('    """Defaults."""\n'
+                                    '    op.execute("SET lock_timeout = \'5s\'")\n'
+                                    '    with op.get_context().autocommit_block():\n'
+                                    '        op.create_index("ix_o_n", "orders", ["note"], postgresql_concurrently=True)\n'
+                                    '    op.execute("ALTER TABLE orders ALTER COLUMN note SET DEFAULT \'\'")\n'),
+                note="an autocommit block would end a SET LOCAL: the fix sets it for the session"),
         Example(revision_file(AUTOCOMMIT_REVISION), path=PATH, files=FILES_NO_TIMEOUT, lines=(13,),
                 note="the autocommit block ended the revision's SET LOCAL"),
         Example(revision_file('    with op.get_context().autocommit_block():\n'
@@ -165,3 +183,23 @@ or once for every migration, for the whole session, in env.py:
                     "has the timeout",
                     hint=SESSION_HINT, end_line=first.end_line,
                 )
+
+    def fix(self, site):
+        """SET [LOCAL] lock_timeout as the first statement of upgrade() (after its docstring)."""
+        import libcst as cst
+
+        if "no lock_timeout/statement_timeout is set" not in site.finding.message:
+            return None  # a timeout a commit ended, or env.py's: the session setting belongs in env.py
+        node = site.node(cst.BaseSmallStatement, cst.BaseExpression)
+        fn = next((a for a in site.ancestors(node) if isinstance(a, cst.FunctionDef)), None) if node else None
+        if fn is None or fn.name.value != "upgrade" or site.imported_as("alembic", "op") != "op":
+            return None
+        if not isinstance(fn.body, cst.IndentedBlock) or not fn.body.body:
+            return None
+        local = "" if "autocommit_block" in site.code(fn) else "LOCAL "
+        setting = cst.parse_statement(f"op.execute(\"SET {local}lock_timeout = '5s'\")\n")
+        first = fn.body.body[0]
+        docstring = isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Expr) and isinstance(
+            first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        new = [first, setting] if docstring else [setting, first]
+        return site.edit(first, new)
