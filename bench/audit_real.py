@@ -6,18 +6,22 @@
     #    -> /tmp/review/models-2026-12-03.json  (the sheet: repo, commit, path, line, rule, verdict "", reason "")
     #    -> /tmp/review/models-2026-12-03.md    (for the reviewer: message and code around each finding)
     # 2. label: fill each entry's verdict (true | false | noise) and a one-line reason; keep no code in it;
-    #    commit it as bench/audit/<family>-<yyyy-mm-dd>[-before|-after].json
+    #    commit it as bench/audit/<family>-<yyyy-mm-dd>[-before|-after|-recheck].json
     # 3. precision table over every labelled sheet (Markdown, per rule)
     python bench/audit_real.py table bench/audit/*.json
     python bench/audit_real.py table bench/audit/*.json --into docs/audit.md   # between its audit-table markers
 
 Options of `sheet`: `--repo NAME=PATH[@COMMIT]` (the commit defaults to `git rev-parse HEAD` in PATH, else
 `--commits FILE`, a TSV of name, slug, commit), `--report NAME=FILE` reuses a saved `--format json` report
-instead of running the check, `--rules DBA1` keeps rules starting with a prefix, `--context N` lines each side.
+instead of running the check (`--engine COMMIT` names the dbagents commit that made it), `--rules DBA1` keeps rules
+starting with a prefix, `--context N` lines each side, `--by-severity` samples each rule's info findings apart
+from its warnings and errors (the goal binds what a user is warned about; info rows show as "RULE (info)") and
+records each entry's severity and the count found per stratum.
 The review file quotes the projects' code, so `sheet` refuses to write inside this repository.
-Sheet format: {"date", "seed", "engine_commit", "entries": [{repo, commit, path,
-line, rule, verdict, reason}]}. verdict: true (right and worth saying), false (the claim is wrong), noise
-(right but not worth saying there: a test, an applied revision, a one-off script).
+Sheet format: {"date", "seed", "engine_commit", ["population": {stratum: found}], "entries": [{repo, commit, path,
+line, rule, [severity], verdict, reason}]}. verdict: true (right and worth saying), false (the claim is wrong),
+noise (right but not worth saying there: a test, an applied revision, a one-off script). `table` prints one
+table per audit — sheets named with the same date and -before/-after/-recheck — in that order.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -101,12 +106,19 @@ def read_report(path: Path) -> list[dict]:
     return findings
 
 
-def sample(found: list[tuple[str, str, dict]], per_rule: int, seed: int, prefixes: list[str]) -> list[tuple]:
-    """Up to `per_rule` (repo, commit, finding) per rule, drawn with `seed` from a stable order."""
+def stratum(finding: dict, by_severity: bool) -> str:
+    """The rule a finding is sampled under; with `by_severity`, info findings form their own "RULE (info)"."""
+    return f"{finding['rule']} (info)" if by_severity and finding.get("severity") == "info" else finding["rule"]
+
+
+def sample(found: list[tuple[str, str, dict]], per_rule: int, seed: int, prefixes: list[str],
+           by_severity: bool = False) -> tuple[list[tuple], dict[str, int]]:
+    """Up to `per_rule` (repo, commit, finding) per rule (or rule and info/not-info), drawn with `seed` from a
+    stable order; and how many findings each such stratum held."""
     by_rule: dict[str, list] = defaultdict(list)
     for repo, commit, f in found:
         if f.get("path") and (not prefixes or any(f["rule"].startswith(p) for p in prefixes)):
-            by_rule[f["rule"]].append((repo, commit, f))
+            by_rule[stratum(f, by_severity)].append((repo, commit, f))
     picked = []
     for rule in sorted(by_rule):
         items = sorted(by_rule[rule], key=lambda t: (t[0], t[2]["path"], t[2]["line"], t[2].get("column", 0),
@@ -114,7 +126,7 @@ def sample(found: list[tuple[str, str, dict]], per_rule: int, seed: int, prefixe
         rng = random.Random(f"{seed}:{rule}")
         chosen = rng.sample(items, min(per_rule, len(items)))
         picked.extend(sorted(chosen, key=lambda t: (t[0], t[2]["path"], t[2]["line"])))
-    return picked
+    return picked, {rule: len(items) for rule, items in sorted(by_rule.items())}
 
 
 def code_context(root: Path, relpath: str, line: int, width: int) -> str:
@@ -152,11 +164,13 @@ def write_sheet(args) -> int:
         roots[name] = path
         findings = read_report(reports[name]) if name in reports else run_check(path)
         found.extend((name, commit, f) for f in findings)
-    picked = sample(found, args.per_rule, args.seed, [p.upper() for p in args.rules])
-    engine = _git(REPO, "rev-parse", "HEAD")
-    entries = [{"repo": r, "commit": c, "path": f["path"], "line": f["line"], "rule": f["rule"], "verdict": "",
-                "reason": ""} for r, c, f in picked]
-    sheet = {"date": dt.date.today().isoformat(), "seed": args.seed, "engine_commit": engine, "entries": entries}
+    picked, population = sample(found, args.per_rule, args.seed, [p.upper() for p in args.rules], args.by_severity)
+    engine = args.engine or _git(REPO, "rev-parse", "HEAD")
+    entries = [{"repo": r, "commit": c, "path": f["path"], "line": f["line"], "rule": f["rule"],
+                **({"severity": f.get("severity", "")} if args.by_severity else {}), "verdict": "", "reason": ""}
+               for r, c, f in picked]
+    sheet = {"date": dt.date.today().isoformat(), "seed": args.seed, "engine_commit": engine,
+             **({"population": population} if args.by_severity else {}), "entries": entries}
     out.parent.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out.with_suffix(".json"), out.with_suffix(".md")
     json_path.write_text(json.dumps(sheet, indent=1) + "\n", encoding="utf-8")
@@ -202,36 +216,72 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f} %" if whole else "-"
 
 
-def precision_table(paths: list[Path]) -> str:
-    """Markdown: one row per rule (sample size, TP/FP/noise counts and rates), then where the samples came from."""
+PHASES = ("", "before", "after", "recheck")
+SHEET_NAME = re.compile(r"^(?P<family>.+?)-(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<phase>before|after|recheck))?$")
+
+
+def audit_of(path: Path) -> tuple[str, str]:
+    """(date, phase) of a sheet named <family>-<yyyy-mm-dd>[-before|-after|-recheck].json; sheets of one audit
+    share it (a recheck re-samples rules fixed after the after-audit, on the fixed engine)."""
+    m = SHEET_NAME.match(path.stem)
+    return (m["date"], m["phase"] or "") if m else ("", path.stem)
+
+
+def _audit_order(date: str, phase: str) -> tuple:
+    """Audits by date, then before, after, recheck."""
+    return date, PHASES.index(phase) if phase in PHASES else -1, phase
+
+
+def _rows(sheets: list[tuple[Path, dict]]) -> list[str]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(VERDICTS, 0))
-    sources = []
-    commits: dict[str, set[str]] = defaultdict(set)
-    for path in sorted(paths):
-        sheet = load_sheet(path)
+    found: dict[str, int] = {}
+    for _, sheet in sheets:
         for entry in sheet["entries"]:
-            counts[entry["rule"]][entry["verdict"]] += 1
-            commits[entry["repo"]].add(str(entry["commit"])[:12])
-        sources.append(f"`{path.name}` ({sheet.get('date', '?')}, seed {sheet.get('seed', '?')}, engine "
-                       f"{str(sheet.get('engine_commit', '?'))[:12]}, {len(sheet['entries'])} findings)")
-    lines = ["| rule | sampled | true | false | noise | false rate | noise rate |", "|---|---|---|---|---|---|---|"]
+            counts[stratum(entry, True)][entry["verdict"]] += 1
+        for rule, n in (sheet.get("population") or {}).items():
+            found[rule] = found.get(rule, 0) + n
+    head = "| rule | " + ("found | " if found else "") + "sampled | true | false | noise | false rate | noise rate |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     total = dict.fromkeys(VERDICTS, 0)
     for rule in sorted(counts):
         c = counts[rule]
         n = sum(c.values())
         for v in VERDICTS:
             total[v] += c[v]
-        lines.append(f"| {rule} | {n} | {c['true']} | {c['false']} | {c['noise']} | {_pct(c['false'], n)} | "
+        pop = f"{found.get(rule, '-')} | " if found else ""
+        lines.append(f"| {rule} | {pop}{n} | {c['true']} | {c['false']} | {c['noise']} | {_pct(c['false'], n)} | "
                      f"{_pct(c['noise'], n)} |")
     n = sum(total.values())
-    lines.append(f"| all | {n} | {total['true']} | {total['false']} | {total['noise']} | {_pct(total['false'], n)} | "
-                 f"{_pct(total['noise'], n)} |")
-    lines.append("")
-    lines.append("Sheets: " + ("; ".join(sources) if sources else "none") + ".")
-    if commits:
-        lines.append("Projects at: " + ", ".join(f"{r} {', '.join(sorted(c))}" for r, c in sorted(commits.items()))
-                     + ".")
-    return "\n".join(lines) + "\n"
+    pop = f"{sum(found.values())} | " if found else ""
+    lines.append(f"| all | {pop}{n} | {total['true']} | {total['false']} | {total['noise']} | "
+                 f"{_pct(total['false'], n)} | {_pct(total['noise'], n)} |")
+    return lines
+
+
+def precision_table(paths: list[Path]) -> str:
+    """Markdown: per audit (sheets sharing a date and phase), one row per rule (found, sample size,
+    TP/FP/noise counts and rates; "RULE (info)" rows for findings shown as info), then where the samples came from."""
+    audits: dict[tuple[str, str], list[tuple[Path, dict]]] = defaultdict(list)
+    for path in sorted(paths):
+        audits[audit_of(path)].append((path, load_sheet(path)))
+    out: list[str] = []
+    for (date, phase), sheets in sorted(audits.items(), key=lambda kv: _audit_order(*kv[0])):
+        if len(audits) > 1:
+            out += [f"### Audit {date or phase}{f' ({phase})' if date and phase else ''}", ""]
+        out += _rows(sheets)
+        commits: dict[str, set[str]] = defaultdict(set)
+        sources = []
+        for path, sheet in sheets:
+            for entry in sheet["entries"]:
+                commits[entry["repo"]].add(str(entry["commit"])[:12])
+            sources.append(f"`{path.name}` ({sheet.get('date', '?')}, seed {sheet.get('seed', '?')}, engine "
+                           f"{str(sheet.get('engine_commit', '?'))[:12]}, {len(sheet['entries'])} findings)")
+        out += ["", "Sheets: " + "; ".join(sources) + "."]
+        if commits:
+            out.append("Projects at: " + ", ".join(f"{r} {', '.join(sorted(c))}" for r, c in sorted(commits.items()))
+                       + ".")
+        out.append("")
+    return "\n".join(out[:-1]) + "\n"
 
 
 START, END = "<!-- audit-table:start -->", "<!-- audit-table:end -->"
@@ -256,9 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--repo", action="append", required=True, help="NAME=PATH[@COMMIT] (repeat)")
     s.add_argument("--commits", help="TSV of name, [slug,] commit")
     s.add_argument("--report", action="append", default=[], help="NAME=FILE: reuse a saved JSON report")
+    s.add_argument("--engine", help="engine commit the --report files were made with (default: this checkout's HEAD)")
     s.add_argument("--per-rule", type=int, default=10)
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--rules", action="append", default=[], help="only rules starting with this (repeat)")
+    s.add_argument("--by-severity", action="store_true",
+                   help="sample a rule's info findings apart (as 'RULE (info)'); entries carry the severity shown")
     s.add_argument("--context", type=int, default=6, help="lines of code each side of a finding")
     s.add_argument("--out", required=True, help="output stem, outside this repository (.json and .md are added)")
     t = sub.add_parser("table", help="per-rule precision table (Markdown) from labelled sheets")

@@ -84,3 +84,34 @@ def test_table_counts_verdicts_per_rule_and_rejects_bad_sheets(tmp_path):
     bad = _run("table", str(sheet))
     assert bad.returncode == 2 and "entry 2" in bad.stderr and "maybe" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_by_severity_samples_info_apart_and_table_keeps_audits_apart(tmp_path):
+    findings = [{"rule": "DBA101", "severity": sev, "path": f"m{n}.py", "line": n, "message": "x"}
+                for n, sev in enumerate(["warning", "info", "info", "error"], 1)]
+    report = tmp_path / "tiny.json"
+    report.write_text(json.dumps({"findings": findings}))
+    tree = tmp_path / "tiny"
+    tree.mkdir()
+    out = tmp_path / "review" / "models-2026-12-03-after"
+    proc = _run("sheet", "--repo", f"tiny={tree}@abc123", "--report", f"tiny={report}", "--engine", "e" * 40,
+                "--seed", "1", "--per-rule", "1", "--by-severity", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    sheet = json.loads(out.with_suffix(".json").read_text())
+    assert sheet["engine_commit"] == "e" * 40 and sheet["population"] == {"DBA101": 2, "DBA101 (info)": 2}
+    assert sorted(e["severity"] for e in sheet["entries"]) in (["info", "warning"], ["error", "info"])
+
+    for e in sheet["entries"]:
+        e["verdict"], e["reason"] = "true", "right"
+    after = tmp_path / "models-2026-12-03-after.json"
+    after.write_text(json.dumps(sheet))
+    before = tmp_path / "models-2026-12-03.json"
+    before.write_text(json.dumps({"date": "2026-12-03", "seed": 7, "entries": [
+        {"repo": "tiny", "commit": "abc123", "path": "m1.py", "line": 1, "rule": "DBA101", "verdict": "noise",
+         "reason": "test file"}]}))
+    table = _run("table", str(after), str(before))
+    assert table.returncode == 0, table.stderr
+    first, second = table.stdout.split("### Audit 2026-12-03 (after)")
+    assert "### Audit 2026-12-03\n" in first and "| DBA101 | 1 | 0 | 0 | 1 | 0 % | 100 % |" in first
+    assert "| DBA101 | 2 | 1 | 1 | 0 | 0 |" in second and "| DBA101 (info) | 2 | 1 | 1 | 0 | 0 |" in second
+    assert "seed 1, engine eeeeeeeeeeee, 2 findings" in second and "seed 7" not in second
