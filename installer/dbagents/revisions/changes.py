@@ -27,6 +27,16 @@ def _where(change) -> str:
     return f"{path}:{line}" if path and line else path
 
 
+SQL_INTEGERS = {"SmallInteger": "smallint", "SMALLINT": "smallint", "Integer": "integer", "INTEGER": "integer",
+                "INT": "integer", "BigInteger": "bigint", "BIGINT": "bigint"}
+
+
+def _sequence_types(old, new) -> tuple[str, str] | None:
+    """(new, old) SQL type of a widened integer column's sequence, else None."""
+    before, after = SQL_INTEGERS.get(old.name), SQL_INTEGERS.get(new.name)
+    return (after, before) if before and after and before != after else None
+
+
 def operations(changes) -> tuple[list[Operation], list[str]]:
     """Operations for the changes, and notes on those that cannot become a revision step."""
     indexes, types, nulls, validates, notes = [], [], [], [], []
@@ -58,7 +68,7 @@ def operations(changes) -> tuple[list[Operation], list[str]]:
                     and not dict(old.kwargs).get("timezone"):
                 review.append(TIMEZONE)
             types.append(AlterType(table, column, new, old, schema, why=f"{why}{table}.{column} becomes {new.label}",
-                                   review=tuple(review)))
+                                   review=tuple(review), sequence_types=_sequence_types(old, new)))
         elif kind == "alter_nullable":
             if change.nullable is None:
                 notes.append(f"{why}{table}.{column}: alter_nullable without a value; left out of the revision")

@@ -140,17 +140,29 @@ class AlterType(Operation):
     new_type: TypeExpr
     old_type: TypeExpr
     schema: str | None = None
+    # integer widening: the SQL types of the column's sequence (new, old). A serial's sequence stays `AS integer`
+    # when only the column changes, and still runs out at 2**31 - 1; an identity's follows the column.
+    sequence_types: tuple[str, str] | None = None
 
     def _alter(self, new: TypeExpr, old: TypeExpr, comments: tuple[str, ...]) -> Step:
         lines = call("op.alter_column", self.table, self.column, type_=new, existing_type=old, schema=self.schema)
         lines[-1] += "  # noqa: DBA207 - see REVIEW above"
         return Step(tuple(lines), False, comments)
 
+    def _sequence(self, sql_type: str) -> Step:
+        table = sql_name(self.schema, self.table).replace("'", "''")
+        column = self.column.replace("'", "''")
+        sql = (f"DO $$ DECLARE seq text := pg_get_serial_sequence('{table}', '{column}'); BEGIN IF seq IS NOT NULL "
+               f"THEN EXECUTE 'ALTER SEQUENCE ' || seq || ' AS {sql_type}'; END IF; END $$")
+        return Step(_execute(sql), False, (f"the column's sequence (serial or identity), if it has one, as {sql_type}",))
+
     def upgrade(self) -> list[Step]:
-        return [self._alter(self.new_type, self.old_type, self._comments())]
+        steps = [self._alter(self.new_type, self.old_type, self._comments())]
+        return steps + ([self._sequence(self.sequence_types[0])] if self.sequence_types else [])
 
     def downgrade(self) -> list[Step]:
-        return [self._alter(self.old_type, self.new_type, ())]
+        steps = [self._sequence(self.sequence_types[1])] if self.sequence_types else []
+        return steps + [self._alter(self.old_type, self.new_type, ())]
 
 
 @dataclass(frozen=True)
