@@ -41,7 +41,7 @@ def plan_revision(root: Path, *, findings=(), database_url: str | None = None, l
         ops += found
         notes += why
         if found:
-            sources.append("live findings (" + ", ".join(sorted({f.rule_id for f in live})) + ")")
+            sources.append("live findings (" + ", ".join(sorted({op.why.split(":", 1)[0] for op in found})) + ")")
     if changes:
         found, why = change_ops(list(changes))
         ops += found

@@ -94,7 +94,9 @@ def operations(findings: list[Finding], url: str, settings=None) -> tuple[list[O
                              "CONCURRENTLY (not in the revision)")
                 continue
             drops.append(DropIndex(d["name"], d["table"], d["definition"], d["schema"],
-                                   why=f"DBA303: {d['name']} on {where} is redundant next to {d['kept']}"))
+                                   why=f"DBA303: {d['name']} on {where} is redundant next to {d['kept']}",
+                                   review=(f"remove {d['name']} from the models too (index=True / Index()), or the "
+                                           "next autogenerate adds it back",)))
     # a rebuilt invalid index whose leading columns are the foreign key's covers it already
     rebuilt: dict[tuple, list[list[str]]] = {}
     for op in rebuilds:
@@ -121,5 +123,7 @@ def operations(findings: list[Finding], url: str, settings=None) -> tuple[list[O
         taken.add((schema, name))
         creates.append(CreateIndex(name, table, cols, schema,
                                    why=f"DBA301: foreign key {d['constraint']} on {schema}.{table}"
-                                       f"({', '.join(cols)}) has no index"))
+                                       f"({', '.join(cols)}) has no index",
+                                   review=(f"declare {name} in the models too (index=True or Index(\"{name}\", "
+                                           "...)), or the next autogenerate drops it",)))
     return creates + rebuilds + drops + validates, notes
