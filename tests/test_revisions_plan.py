@@ -196,3 +196,11 @@ def test_sql_and_types_are_data_not_code():
     assert sql_literal("SELECT ':x', a::int") == "SELECT '\\:x', a::int"
     assert concurrent_definition("CREATE UNIQUE INDEX u ON public.t USING btree (a)") == \
         "CREATE UNIQUE INDEX CONCURRENTLY u ON public.t USING btree (a)"
+
+
+def test_recursive_version_locations_find_the_head_in_a_sub_folder(tmp_path):
+    write_project(tmp_path, {"0001_base.py": BASE}, ini_extra="recursive_version_locations = true\n",
+                  files={"migrations/versions/2026/0002_later.py": revision_text("0002", "0001", "    pass\n")})
+    planned = plan(tmp_path, ALL_OPS[:1], origin="t", message="x")
+    assert planned.down_revision == "0002"
+    assert planned.path.parent == tmp_path / "migrations" / "versions" / "2026"

@@ -68,8 +68,9 @@ def _choose(envs, root: Path, alembic_ini: Path | None, alembic_name: str | None
     return pool[0]
 
 
-def _scan(root: Path, folders: list[str]):
-    """Every revision script in the versions folders (read here, so nothing the check left out is missed)."""
+def _scan(root: Path, folders: list[str], recursive: bool):
+    """Every revision script in the versions folders (read here, so nothing the check left out is missed); with
+    recursive_version_locations also those in sub-folders."""
     from dbagents.check.facts._alembic_extract import extract_revision
 
     found = []
@@ -77,10 +78,10 @@ def _scan(root: Path, folders: list[str]):
         path = root / folder if folder else root
         if not path.is_dir():
             continue
-        for entry in sorted(path.iterdir()):
+        for entry in sorted(path.rglob("*.py") if recursive else path.iterdir()):
             if entry.suffix != ".py" or entry.name == "__init__.py" or not entry.is_file():
                 continue
-            rel = posixpath.join(folder, entry.name) if folder else entry.name
+            rel = entry.relative_to(root).as_posix()
             try:
                 tree = ast.parse(entry.read_bytes(), filename=rel)
             except (SyntaxError, ValueError, OSError) as exc:
@@ -93,17 +94,17 @@ def _scan(root: Path, folders: list[str]):
     return found
 
 
-def _settings(root: Path, env) -> tuple[str | None, int, str | None]:
-    """file_template, truncate_slug_length and timezone of the env's config section."""
+def _settings(root: Path, env) -> tuple[str | None, int, str | None, bool]:
+    """file_template, truncate_slug_length, timezone and recursive_version_locations of the env's config section."""
     if not env.ini:
-        return None, 40, None
+        return None, 40, None, False
     section_name = env.name[len(env.ini) + 1:-1] if env.name.startswith(env.ini + "[") else "alembic"
     path = root / env.ini
     values: dict = {}
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return None, 40, None
+        return None, 40, None, False
     if path.suffix == ".toml":
         try:
             import tomllib  # type: ignore[import-not-found]
@@ -127,7 +128,9 @@ def _settings(root: Path, env) -> tuple[str | None, int, str | None]:
     except ValueError:
         slug_length = 40
     tz = values.get("timezone")
-    return (str(template).strip() or None) if template else None, slug_length, (str(tz).strip() or None) if tz else None
+    recursive = str(values.get("recursive_version_locations", "")).strip().lower() in ("1", "true", "yes", "on")
+    return ((str(template).strip() or None) if template else None, slug_length,
+            (str(tz).strip() or None) if tz else None, recursive)
 
 
 def find_target(root: Path, *, project=None, alembic_ini: Path | None = None, alembic_name: str | None = None) -> Target:
@@ -139,7 +142,8 @@ def find_target(root: Path, *, project=None, alembic_ini: Path | None = None, al
     if not env.pg:
         raise InputError(f"{env.name}: this Alembic environment targets {env.dialect}; generated revisions use "
                          "PostgreSQL-only operations (CONCURRENTLY, NOT VALID)")
-    revisions = _scan(root, env.versions)
+    template, slug_length, tz, recursive = _settings(root, env)
+    revisions = _scan(root, env.versions, recursive)
     unknown = next((r for r in revisions if r.down_unknown), None)
     if unknown is not None:
         raise InputError("down_revision is not a literal, so the head cannot be found; write it as a string",
@@ -161,5 +165,4 @@ def find_target(root: Path, *, project=None, alembic_ini: Path | None = None, al
         folder = env.versions[0]
     if not (root / folder).is_dir():
         raise InputError(f"versions folder {folder} does not exist; create it (alembic init makes it)")
-    template, slug_length, tz = _settings(root, env)
     return Target(root, env.name, env.ini, folder, head, ids, template, slug_length, tz)
