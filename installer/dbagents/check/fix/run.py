@@ -47,7 +47,7 @@ class FixRun:
     @property
     def schema_changes(self) -> list[SchemaChange]:
         """What the applied unsafe model fixes change in the database (for --emit-revision)."""
-        return [e.change for e in self.edits if e.change is not None]
+        return [change for e in self.edits for change in e.changes]
 
     @property
     def follow_ups(self) -> list[SchemaChange]:

@@ -25,14 +25,15 @@ class Edit:
     """Replace `old` by `new` (a node, or several statements in place of one statement).
 
     `imports`: (module, name) pairs the new code needs, added unless the name is already imported.
-    `change`: the schema change an unsafe model fix implies; `follow_up`: a schema step the fix leaves to a
-    new revision (a constraint added NOT VALID still needs VALIDATE CONSTRAINT).
+    `changes`: the schema changes an unsafe model fix implies (one per table a mixin column lands in);
+    `follow_up`: a schema step the fix leaves to a new revision (a constraint added NOT VALID still needs
+    VALIDATE CONSTRAINT).
     """
 
     old: cst.CSTNode
     new: cst.CSTNode | list[cst.BaseStatement]
     imports: tuple[tuple[str, str], ...] = ()
-    change: SchemaChange | None = None
+    changes: tuple[SchemaChange, ...] = ()
     follow_up: SchemaChange | None = None
     finding: Finding | None = None
     span: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
@@ -157,6 +158,22 @@ class FixSite:
             return value
         return None
 
+    def table_column(self):
+        """(table, column) facts of the models index for a finding whose obj is "table.column", or None."""
+        table_name, _, column_name = self.finding.obj.rpartition(".")
+        table = self.project.get("models").tables.get(table_name) if table_name else None
+        column = table.columns.get(column_name) if table is not None else None
+        return (table, column) if column is not None else None
+
+    def type_arg(self, call: cst.Call, names: Iterable[str]) -> cst.Arg | None:
+        """The positional argument of a column call that is one of these SQL types (`DateTime`, `sa.Integer()`)."""
+        for arg in call.args:
+            if arg.keyword is None and not arg.star:
+                value = arg.value.func if isinstance(arg.value, cst.Call) else arg.value
+                if dotted(value).rpartition(".")[2] in names:
+                    return arg
+        return None
+
     def function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         """The function directly holding `node`'s statement in its body (not in a nested block)."""
         statement = next((a for a in (node, *self.ancestors(node)) if isinstance(a, cst.BaseStatement)), None)
@@ -211,14 +228,15 @@ class FixSite:
             local = self.imported_as(module, name)
             if local:
                 return local, ()
-        alias = self.module_alias("sqlalchemy")
+        alias = next((a for a in map(self.module_alias, modules) if a), None)
         if alias:
             return f"{alias}.{name}", ()
         return (name, ((next(iter(modules)), name),)) if name not in self.view.names else None
 
-    def edit(self, old: cst.CSTNode, new, *, imports=(), change: SchemaChange | None = None,
+    def edit(self, old: cst.CSTNode, new, *, imports=(), change: SchemaChange | list[SchemaChange] | None = None,
              follow_up: SchemaChange | None = None) -> Edit:
-        return Edit(old, new, tuple(imports), change, follow_up, self.finding, self.view.span(old))
+        changes = tuple(change) if isinstance(change, list) else ((change,) if change is not None else ())
+        return Edit(old, new, tuple(imports), changes, follow_up, self.finding, self.view.span(old))
 
 
 def _descendants(node: cst.CSTNode):

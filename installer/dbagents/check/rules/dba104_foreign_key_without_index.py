@@ -15,6 +15,7 @@ class ForeignKeyWithoutIndex(ProjectRule):
     severity = Severity.WARNING
     summary = "Foreign key column(s) not leading any index, unique constraint or primary key."
     hint = "add index=True to the column, or an Index/UniqueConstraint whose leading columns are the foreign key"
+    fixable = "unsafe"
     doc = """
 ## What it does
 Finds foreign keys in mapped classes and Core `Table(...)` definitions whose columns are not the leading
@@ -44,6 +45,9 @@ class Order(Base):
 # or, when queries filter on more columns:
     __table_args__ = (Index("ix_orders_customer_id_created", "customer_id", "created_at"),)
 ```
+`dbagents check --fix --unsafe-fixes` adds `index=True` to the column of a one-column foreign key (a new index:
+the database needs a migration, which `--emit-revision` writes). Composite keys and columns saying `index=False`
+are left to you.
 """
     valid = [
         Example(
@@ -83,6 +87,12 @@ class Order(Base):
             "    id: Mapped[int] = mapped_column(primary_key=True)\n"
             "    customer_id: Mapped[int] = mapped_column(ForeignKey('customers.id'))\n",
             lines=(7,),
+            fixed="from sqlalchemy.orm import DeclarativeBase\n"
+                  "class Base(DeclarativeBase):\n    pass\n"
+                  "class Order(Base):\n"
+                  "    __tablename__ = 'orders'\n"
+                  "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+                  "    customer_id: Mapped[int] = mapped_column(ForeignKey('customers.id'), index=True)\n",
         ),
         Example(
             "tags = Table('post_tags', metadata,\n"
@@ -90,6 +100,10 @@ class Order(Base):
             "    Column('tag_id', ForeignKey('tags.id'), primary_key=True),\n"
             ")\n",
             lines=(3,),
+            fixed="tags = Table('post_tags', metadata,\n"
+                  "    Column('post_id', ForeignKey('posts.id'), primary_key=True),\n"
+                  "    Column('tag_id', ForeignKey('tags.id'), primary_key=True, index=True),\n"
+                  ")\n",
             note="tag_id is the second column of the primary key, so lookups by tag scan",
         ),
         Example(
@@ -98,6 +112,10 @@ class Order(Base):
             "    post_id = db.Column(db.Integer, db.ForeignKey('post.id'))\n"
             "    __table_args__ = (db.Index('ix_comment_created_post', 'created', 'post_id'),)\n",
             lines=(3,),
+            fixed="class Comment(db.Model):\n"
+                  "    id = db.Column(db.Integer, primary_key=True)\n"
+                  "    post_id = db.Column(db.Integer, db.ForeignKey('post.id'), index=True)\n"
+                  "    __table_args__ = (db.Index('ix_comment_created_post', 'created', 'post_id'),)\n",
             note="post_id is in an index, but not as its leading column",
         ),
     ]
@@ -125,3 +143,20 @@ class Order(Base):
                 f"foreign key {where}({cols}) -> {target} has no index leading with {cols}",
                 end_line=fk.end_line, obj=f"{t.name}.{fk.columns[0]}",
             )
+
+    def fix(self, site):
+        """index=True on the foreign key column; each table it lands in gets an add_index schema change."""
+        from dbagents.check.fix.changes import SchemaChange
+        from dbagents.check.fix.site import keyword, with_keyword
+
+        call = site.column_call()
+        if call is None or keyword(call, "index") is not None:
+            return None
+        f = site.finding
+        tables = [(t, fk) for t in site.project.get("models").tables.values() if not t.reflected
+                  for fk in t.foreign_keys if (fk.relpath, fk.line) == (f.path, f.line) and not t.covered(fk.columns)]
+        if not tables or any(len(fk.columns) != 1 or not fk.from_column for _, fk in tables):
+            return None
+        changes = [SchemaChange("add_index", t.name, fk.columns[0], schema=t.schema, path=f.path, line=f.line)
+                   for t, fk in tables]
+        return site.edit(call, with_keyword(call, "index", "True"), change=changes)

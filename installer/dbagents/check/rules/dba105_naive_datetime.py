@@ -31,6 +31,7 @@ class NaiveDateTime(ProjectRule):
     severity = Severity.WARNING
     summary = "DateTime/TIMESTAMP column without timezone=True (timestamp without time zone)."
     hint = "use DateTime(timezone=True), or map datetime to DateTime(timezone=True) in the base's type_annotation_map"
+    fixable = "unsafe"
     doc = """
 ## What it does
 Finds mapped and Core columns whose type, as the ORM will see it, is `timestamp without time zone`:
@@ -67,6 +68,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 ```
 Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZONE 'UTC'`.
+
+`dbagents check --fix --unsafe-fixes` writes `DateTime(timezone=True)` (or `TIMESTAMP(timezone=True)`) on the
+column, and `mapped_column(DateTime(timezone=True))` for a bare `Mapped[datetime]`: the column type changes
+(`--emit-revision` writes the migration) and the code gets aware datetimes back. Aliases, `TypeDecorator`s, type
+maps and columns reported as info are left to you.
 """
     valid = [
         Example(
@@ -103,13 +109,19 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
     ]
     invalid = [
         Example(
-            BASE + "    pass\n"
+            "import sqlalchemy as sa\nfrom sqlalchemy.orm import Mapped, mapped_column\n" + BASE + "    pass\n"
             "class Event(Base):\n    __tablename__ = 'events'\n"
             "    id: Mapped[int] = mapped_column(primary_key=True)\n"
             "    at: Mapped[datetime]\n"
-            "    seen: Mapped[datetime] = mapped_column(DateTime)\n"
+            "    seen: Mapped[datetime] = mapped_column(sa.DateTime)\n"
             "    done: Mapped[datetime] = mapped_column(sa.TIMESTAMP(timezone=False))\n",
-            lines=(8, 9, 10),
+            lines=(10, 11, 12),
+            fixed="import sqlalchemy as sa\nfrom sqlalchemy.orm import Mapped, mapped_column\n" + BASE + "    pass\n"
+                  "class Event(Base):\n    __tablename__ = 'events'\n"
+                  "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+                  "    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))\n"
+                  "    seen: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))\n"
+                  "    done: Mapped[datetime] = mapped_column(sa.TIMESTAMP(timezone=True))\n",
         ),
         Example(
             "class NaiveUTC(TypeDecorator):\n    impl = DateTime\n"
@@ -160,3 +172,51 @@ Migrating existing data: `ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZO
                 f"used by {t.name}.{c.name}{more}",
                 obj=f"{t.name}.{c.name}",
             )
+
+    def fix(self, site):
+        """timezone=True on the column's DateTime/TIMESTAMP (a type for a bare Mapped[datetime])."""
+        import libcst as cst
+
+        from dbagents.check.fix.changes import SchemaChange
+        from dbagents.check.fix.site import with_first_arg, with_keyword
+
+        found = site.table_column()
+        if found is None or site.finding.severity == Severity.INFO:
+            return None
+        table, column = found
+        if column.type_origin is not None or column.type_source not in ("explicit", "default"):
+            return None  # an alias, a TypeDecorator or the type map decides: change it there
+        change = SchemaChange("alter_type", table.name, column.name, schema=table.schema,
+                              path=site.finding.path, line=site.finding.line)
+        call = site.column_call()
+        if column.type_source == "default":
+            spelled = site.sqlalchemy_name("DateTime", ("sqlalchemy", "sqlalchemy.types"))
+            if spelled is None:
+                return None
+            type_code, imports = spelled[0] + "(timezone=True)", spelled[1]
+            change = dataclasses.replace(change, new_type="sa.DateTime(timezone=True)", old_type="sa.DateTime()")
+            if call is not None and call.func and site.type_arg(call, ()) is None and not any(
+                    a.keyword is None for a in call.args):
+                return site.edit(call, with_first_arg(call, type_code), imports=imports, change=change)
+            node = site.node(cst.AnnAssign)
+            factory = site.sqlalchemy_name("mapped_column", ("sqlalchemy.orm",))
+            if call is not None or node is None or node.value is not None or factory is None:
+                return None
+            value = cst.parse_expression(f"{factory[0]}({type_code})")
+            return site.edit(node, node.with_changes(value=value, equal=cst.AssignEqual()),
+                             imports=imports + factory[1], change=change)
+        arg = site.type_arg(call, ("DateTime", "TIMESTAMP")) if call is not None else None
+        if arg is None:
+            return None
+        value = arg.value
+        base = value.func if isinstance(value, cst.Call) else value
+        name = site.code(base).rpartition(".")[2]
+        change = dataclasses.replace(change, new_type=f"sa.{name}(timezone=True)", old_type=f"sa.{name}()")
+        if isinstance(value, cst.Call):
+            if any(a.keyword is None for a in value.args):
+                return None  # DateTime(False): written positionally, a person reads it
+            new = with_keyword(value, "timezone", "True")
+        else:
+            new = cst.Call(func=value, args=[cst.Arg(cst.Name("True"), keyword=cst.Name("timezone"), equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))])
+        return site.edit(arg, arg.with_changes(value=new), change=change)

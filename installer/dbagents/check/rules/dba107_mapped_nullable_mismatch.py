@@ -31,6 +31,7 @@ class MappedNullableMismatch(ProjectRule):
     severity = Severity.WARNING
     summary = "Mapped[Optional[X]] with nullable=False, or Mapped[X] with nullable=True."
     hint = "make the annotation and nullable= agree; drop nullable= and let Mapped[Optional[X]] / Mapped[X] decide"
+    fixable = "unsafe"
     doc = """
 ## What it does
 Compares each `Mapped[...]` annotation with an explicit `nullable=` on its `mapped_column()` (also through
@@ -56,6 +57,10 @@ email: Mapped[Optional[str]] = mapped_column(nullable=False)
 nickname: Mapped[Optional[str]] = mapped_column(String(50))
 email: Mapped[str] = mapped_column()
 ```
+`dbagents check --fix --unsafe-fixes` makes exactly that change: the annotation follows the `nullable=` the
+database already has, and `nullable=` goes. The schema stays as it is (no migration), but type checkers and code
+reading the attribute see a different type, hence unsafe. String annotations and `Annotated` aliases are left to
+you.
 """
     valid = [
         Example(
@@ -95,6 +100,24 @@ email: Mapped[str] = mapped_column()
             "    email: Mapped[str | None] = mapped_column(nullable=False)\n"
             "    bio: Mapped['Optional[str]'] = mapped_column(Text, nullable=False)\n",
             lines=(8, 9, 10),
+            fixed=HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    nick: Mapped[Optional[str]] = mapped_column(String(50))\n"
+            "    email: Mapped[str] = mapped_column()\n"
+            "    bio: Mapped['str'] = mapped_column(Text)\n",
+        ),
+        Example(
+            HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    nick: Mapped[str] = mapped_column(String(50), nullable=True)\n"
+            "    email: Mapped[str | None] = mapped_column(nullable=False)\n"
+            "    bio: Mapped[Optional[str]] = mapped_column(\n        Text,\n        nullable=False,\n    )\n",
+            lines=(8, 9, 10),
+            fixed=HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    nick: Mapped[Optional[str]] = mapped_column(String(50))\n"
+            "    email: Mapped[str] = mapped_column()\n"
+            "    bio: Mapped[str] = mapped_column(\n        Text,\n    )\n",
         ),
         Example(
             "from typing import Annotated, Optional\n"
@@ -137,3 +160,62 @@ email: Mapped[str] = mapped_column()
                         f"{cls.name}.{c.attr} is Mapped[{c.python_type or '...'}] (not Optional) but nullable=True",
                         end_line=c.end_line,
                     )
+
+    def fix(self, site):
+        """The annotation follows nullable= (what the database has), and nullable= goes."""
+        import libcst as cst
+
+        from dbagents.check.fix.site import keyword, without_keyword
+
+        node = site.node(cst.AnnAssign)
+        call = node.value if node is not None else None
+        mapped = node.annotation.annotation if node is not None else None
+        if not (isinstance(call, cst.Call) and keyword(call, "nullable") is not None and isinstance(mapped, cst.Subscript)
+                and len(mapped.slice) == 1 and isinstance(mapped.slice[0].slice, cst.Index)):
+            return None
+        inner = mapped.slice[0].slice.value
+        quoted = isinstance(inner, cst.SimpleString)  # Mapped['Optional[str]']: the same change inside the string
+        try:
+            written = cst.parse_expression(inner.evaluated_value) if quoted else inner
+        except cst.ParserSyntaxError:
+            return None
+        imports: tuple = ()
+        if "but nullable=True" in site.finding.message:
+            optional = site.imported_as("typing", "Optional") or (
+                f"{site.module_alias('typing')}.Optional" if site.module_alias("typing") else None)
+            if optional is None:
+                if "Optional" in site.view.names:
+                    return None
+                optional, imports = "Optional", (("typing", "Optional"),)
+            new_inner = cst.parse_expression(f"{optional}[{cst.Module([]).code_for_node(written)}]")
+        else:
+            new_inner = _without_none(written, cst)
+            if new_inner is None:
+                return None
+        if quoted:
+            code = cst.Module([]).code_for_node(new_inner)
+            if inner.quote in code or inner.prefix:
+                return None
+            new_inner = cst.SimpleString(f"{inner.quote}{code}{inner.quote}")
+        annotation = node.annotation.with_deep_changes(mapped.slice[0].slice, value=new_inner)
+        new = node.with_changes(annotation=annotation, value=without_keyword(call, "nullable"))
+        return site.edit(node, new, imports=imports)
+
+
+def _without_none(node, cst):
+    """X for Optional[X], X | None, None | X, Union[X, None]; None when the annotation is spelled otherwise."""
+    from dbagents.check.fix.site import dotted
+
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        sides = [node.left, node.right]
+        rest = [s for s in sides if not (isinstance(s, cst.Name) and s.value == "None")]
+        return rest[0] if len(rest) == 1 else None
+    if isinstance(node, cst.Subscript) and len(node.slice) >= 1:
+        name = dotted(node.value).rpartition(".")[2]
+        items = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
+        if name == "Optional" and len(items) == 1:
+            return items[0]
+        if name == "Union":
+            rest = [i for i in items if not (isinstance(i, cst.Name) and i.value == "None")]
+            return rest[0] if len(rest) == 1 and len(items) == 2 else None
+    return None

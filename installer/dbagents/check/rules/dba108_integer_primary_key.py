@@ -19,6 +19,7 @@ class IntegerPrimaryKey(ProjectRule):
     severity = Severity.INFO
     summary = "Integer (int4/serial) primary key, or an Integer foreign key to a BigInteger key."
     hint = "use BigInteger with Identity(): mapped_column(BigInteger, Identity(), primary_key=True)"
+    fixable = "unsafe"
     doc = """
 ## What it does
 Reports single-column surrogate primary keys whose type is `Integer` — written explicitly or implied by
@@ -44,6 +45,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {int: BigInteger}
 ```
 Small, fixed lookup tables may keep `SmallInteger`/`Integer` keys (silence with `# noqa: DBA108`).
+
+`dbagents check --fix --unsafe-fixes` writes `BigInteger` (`BIGINT` for `INTEGER`/`INT`) on the key, or adds it
+to a `mapped_column()` that names no type; the integer foreign keys that then reference a bigint key are fixed in
+the same run. Each is a column type change: `--emit-revision` writes the migration (a serial's sequence needs
+`AS bigint` too). Aliases, `TypeDecorator`s and type maps are left to you.
 """
     valid = [
         Example(
@@ -70,14 +76,39 @@ Small, fixed lookup tables may keep `SmallInteger`/`Integer` keys (silence with 
     ]
     invalid = [
         Example(
-            HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "from sqlalchemy import BigInteger, Column, ForeignKey, Integer\n"
+            + HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
             "    id: Mapped[int] = mapped_column(primary_key=True)\n"
             "class Order(Base):\n    __tablename__ = 'orders'\n"
             "    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)\n"
             "class Line(Base):\n    __tablename__ = 'lines'\n"
             "    id = Column(BigInteger, primary_key=True)\n"
             "    order_id = Column(Integer, ForeignKey('orders.id'), index=True)\n",
-            lines=(6, 13),
+            lines=(7, 14),
+            fixed="from sqlalchemy import BigInteger, Column, ForeignKey, Integer\n"
+            + HEAD + "class User(Base):\n    __tablename__ = 'users'\n"
+            "    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)\n"
+            "class Order(Base):\n    __tablename__ = 'orders'\n"
+            "    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)\n"
+            "class Line(Base):\n    __tablename__ = 'lines'\n"
+            "    id = Column(BigInteger, primary_key=True)\n"
+            "    order_id = Column(BigInteger, ForeignKey('orders.id'), index=True)\n",
+        ),
+        Example(
+            "import sqlalchemy as sa\n"
+            + HEAD + "class Team(Base):\n    __tablename__ = 'teams'\n"
+            "    id = sa.Column(sa.Integer(), primary_key=True)\n"
+            "class Member(Base):\n    __tablename__ = 'members'\n"
+            "    id = sa.Column(sa.BigInteger, primary_key=True)\n"
+            "    team_id = sa.Column(sa.Integer, sa.ForeignKey('teams.id'))\n",
+            lines=(7,),
+            fixed="import sqlalchemy as sa\n"
+            + HEAD + "class Team(Base):\n    __tablename__ = 'teams'\n"
+            "    id = sa.Column(sa.BigInteger(), primary_key=True)\n"
+            "class Member(Base):\n    __tablename__ = 'members'\n"
+            "    id = sa.Column(sa.BigInteger, primary_key=True)\n"
+            "    team_id = sa.Column(sa.BigInteger, sa.ForeignKey('teams.id'))\n",
+            note="fixes compose: once the key is bigint, its int4 foreign key is reported and fixed in the same run",
         ),
     ]
 
@@ -113,3 +144,40 @@ Small, fixed lookup tables may keep `SmallInteger`/`Integer` keys (silence with 
                             end_line=c.end_line, obj=f"{t.name}.{c.name}",
                         )
                         break
+
+    def fix(self, site):
+        """Integer -> BigInteger on the column (named, or added to a mapped_column() without a type)."""
+        import libcst as cst
+
+        from dbagents.check.fix.changes import SchemaChange
+        from dbagents.check.fix.site import with_first_arg
+
+        found = site.table_column()
+        call = site.column_call()
+        if found is None or call is None:
+            return None
+        table, column = found
+        if column.type_origin is not None or column.type_source not in ("explicit", "default"):
+            return None  # an alias, a TypeDecorator or the type map decides: change it there
+        change = SchemaChange("alter_type", table.name, column.name, schema=table.schema, new_type="sa.BigInteger()",
+                              old_type="sa.Integer()", path=site.finding.path, line=site.finding.line)
+        arg = site.type_arg(call, ("Integer", "INTEGER", "INT"))
+        if arg is None:
+            if column.type_source != "default" or any(a.keyword is None for a in call.args):
+                return None
+            spelled = site.sqlalchemy_name("BigInteger", ("sqlalchemy", "sqlalchemy.types"))
+            if spelled is None:
+                return None
+            return site.edit(call, with_first_arg(call, spelled[0]), imports=spelled[1], change=change)
+        value = arg.value
+        base = value.func if isinstance(value, cst.Call) else value
+        wide = "BigInteger" if site.code(base).rpartition(".")[2] == "Integer" else "BIGINT"
+        if isinstance(base, cst.Attribute):
+            new_base, imports = base.with_changes(attr=cst.Name(wide)), ()
+        else:
+            spelled = site.sqlalchemy_name(wide, ("sqlalchemy", "sqlalchemy.types"))
+            if spelled is None:
+                return None
+            new_base, imports = cst.parse_expression(spelled[0]), spelled[1]
+        new = value.with_changes(func=new_base) if isinstance(value, cst.Call) else new_base
+        return site.edit(arg, arg.with_changes(value=new), imports=imports, change=change)
