@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dbagents.check.facts._model_relations import direction
+from dbagents.check.facts._model_relations import JOIN_PAIR, direction
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
@@ -16,11 +16,23 @@ CHILD = (
 )
 
 
-def _cascading_fk(child_table, parent_table: str) -> bool:
-    for fk in child_table.foreign_keys:
-        if (fk.ondelete or "").upper() == "CASCADE" and any(t.rpartition(".")[0] == parent_table for t in fk.targets):
-            return True
-    return False
+def _cascading_fk(child_table, parent_table: str, keys: set[str] | None = None) -> bool:
+    return bool(_cascading_columns(child_table, parent_table, keys))
+
+
+def _key_columns(rel, key_cls) -> set[str] | None:
+    """Database names of `key_cls`'s columns that `rel` joins on, from its `foreign_keys=` or `primaryjoin=`
+    (`Participant.id == Task.owner_id` gives {"owner_id"}); None when it names none (SQLAlchemy then uses every
+    foreign key between the two tables)."""
+    attrs = set()
+    for name in rel.fk_names:
+        owner, _, attr = name.rpartition(".")
+        if owner.split(".")[-1] in ("", key_cls.name):
+            attrs.add(attr)
+    for a_cls, a_col, b_cls, b_col in JOIN_PAIR.findall(rel.join_text or ""):
+        attrs.update(col for cls, col in ((a_cls, a_col), (b_cls, b_col)) if cls == key_cls.name)
+    names = {key_cls.columns[a].name for a in attrs if a in key_cls.columns}
+    return names or None
 
 
 def _points_to(table, other: str) -> bool:
@@ -50,9 +62,11 @@ does not set `passive_deletes=True`, and says what really happens on `session.de
 
 Left alone: `viewonly`, many-to-many (`secondary=`), self-referential relationships, many-to-one
 relationships (the key sits on the class's own side: `foreign_keys=[own_column]`, a `primaryjoin` from our
-column to the target's primary key), relationships with a `**kwargs` the checker cannot read, and eager-loaded
+column to the target's primary key), relationships with a `**kwargs` the checker cannot read, eager-loaded
 collections (`lazy="joined"/"selectin"/"subquery"/"immediate"`) that have the delete cascade: they are loaded
-with the parent anyway, so `passive_deletes=True` changes nothing.
+with the parent anyway, so `passive_deletes=True` changes nothing, and one-to-one children (`uselist=False`)
+with the delete cascade: one row to load, nothing to gain. A relationship that names its key
+(`primaryjoin="Person.id == Task.owner_id"`, `foreign_keys=`) is judged on that key alone.
 
 ## Why is this bad
 Without `passive_deletes=True`, `session.delete(parent)` first loads every child row into the session
@@ -145,16 +159,20 @@ class Child(Base):
                 if parent_t is None or child_t is None:
                     continue
                 # rel on the parent: the child table cascades to us, and we hold no key to the child
-                if (not rel.passive_deletes and direction(index, cls, rel) != "many-to-one"
-                        and _cascading_fk(child_t, cls.tablename) and not _points_to(parent_t, target.tablename)
+                way = direction(index, cls, rel)
+                keys = _key_columns(rel, target)
+                if (not rel.passive_deletes and way != "many-to-one"
+                        and _cascading_fk(child_t, cls.tablename, keys) and not _points_to(parent_t, target.tablename)
                         and (rel.relpath, rel.line) not in seen):
                     seen.add((rel.relpath, rel.line))
                     found = self._claim(cls.name, rel.attr, target.tablename, child_t, cls.tablename, rel.cascade,
-                                        rel.lazy, rel.relpath, rel.line, rel.col, rel.end_line)
+                                        rel.lazy, rel.relpath, rel.line, rel.col, rel.end_line, keys=keys,
+                                        scalar=way == "one-to-one")
                     if found is not None:
                         yield found
                 # backref created on the parent from this (child-side) relationship
-                if (rel.backref and not rel.backref_passive_deletes and _cascading_fk(parent_t, target.tablename)
+                keys = _key_columns(rel, cls)
+                if (rel.backref and not rel.backref_passive_deletes and _cascading_fk(parent_t, target.tablename, keys)
                         and not _points_to(child_t, cls.tablename) and (rel.relpath, rel.backref_line) not in seen):
                     seen.add((rel.relpath, rel.backref_line))
                     cascade = rel.backref_cascade if isinstance(rel.backref_cascade, str) else None
@@ -164,23 +182,24 @@ class Child(Base):
                                         target.tablename, cascade, None, rel.relpath,
                                         rel.backref_line or rel.line, rel.col, 0,
                                         f"backref=backref({rel.backref!r}, cascade='all, delete-orphan', "
-                                        "passive_deletes=True), or better a back_populates pair")
+                                        "passive_deletes=True), or better a back_populates pair", keys=keys)
                     if found is not None:
                         yield found
 
-    def _claim(self, owner, attr, child, child_t, parent, cascade, lazy, relpath, line, col, end_line, hint=None):
+    def _claim(self, owner, attr, child, child_t, parent, cascade, lazy, relpath, line, col, end_line, hint=None,
+               keys=None, scalar=False):
         """What really happens on session.delete(parent) for this relationship, or None when it is fine."""
         deletes = _has_delete(cascade)
-        if deletes and str(lazy) in EAGER:
-            return None  # loaded with the parent anyway; the ORM deletes what it holds, passive_deletes adds nothing
+        if deletes and (str(lazy) in EAGER or scalar):
+            return None  # loaded with the parent anyway, or one row (uselist=False): passive_deletes adds nothing
         if deletes:
             msg = (f"{owner}.{attr}: {child} rows are deleted by ON DELETE CASCADE, but without "
                    "passive_deletes=True the ORM loads them first")
         else:
-            keys = ", ".join(_cascading_columns(child_t, parent)) or "foreign key"
-            not_null = _not_null(child_t, parent)
+            columns = ", ".join(_cascading_columns(child_t, parent, keys)) or "foreign key"
+            not_null = _not_null(child_t, parent, keys)
             msg = (f"{owner}.{attr}: {child} rows have ON DELETE CASCADE, but the relationship has no delete "
-                   f"cascade: deleting the parent makes the ORM load them and set {child}.{keys} to NULL"
+                   f"cascade: deleting the parent makes the ORM load them and set {child}.{columns} to NULL"
                    + (" (NOT NULL, so the delete fails)" if not_null else
                       " (orphans them instead of deleting them)"))
         return self.finding(relpath, line, col, msg, hint=hint, end_line=end_line)
@@ -196,17 +215,19 @@ def _has_delete(cascade) -> bool:
     return "all" in parts or "delete" in parts
 
 
-def _cascading_columns(child_table, parent_table: str) -> list[str]:
+def _cascading_columns(child_table, parent_table: str, keys: set[str] | None = None) -> list[str]:
+    """The child's ON DELETE CASCADE key columns to the parent; only those the relationship joins on (`keys`)."""
     cols = []
     for fk in child_table.foreign_keys:
-        if (fk.ondelete or "").upper() == "CASCADE" and any(t.rpartition(".")[0] == parent_table for t in fk.targets):
+        if ((fk.ondelete or "").upper() == "CASCADE" and any(t.rpartition(".")[0] == parent_table for t in fk.targets)
+                and (keys is None or set(fk.columns) <= keys)):
             cols.extend(fk.columns)
     return cols
 
 
-def _not_null(child_table, parent_table: str) -> bool:
+def _not_null(child_table, parent_table: str, keys: set[str] | None = None) -> bool:
     """True when the cascading key columns are NOT NULL (the ORM's UPDATE ... SET key = NULL fails)."""
-    cols = [child_table.column(c) for c in _cascading_columns(child_table, parent_table)]
+    cols = [child_table.column(c) for c in _cascading_columns(child_table, parent_table, keys)]
     return bool(cols) and all(c is not None and (c.nullable is False or c.primary_key or
                                                  (c.nullable is None and c.mapped and c.optional is False))
                               for c in cols)
