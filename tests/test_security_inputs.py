@@ -89,6 +89,31 @@ def test_absurd_nesting_ends_with_a_note(tmp_path, kind):
     assert by_path(outcome) == {"deep.py": ["DBA000"], "q.py": ["DBA114"]}
 
 
+BRANCHY = """from sqlalchemy import text
+
+
+def build(session, row, flags):
+    sql = "SELECT id FROM events WHERE 1 = 1"
+{branches}    return session.execute(text(sql))
+"""
+
+
+def test_sql_built_through_many_branches_stays_linear(tmp_path):
+    """Each `if/else` joins what both paths built: a SQL string extended in 60 such branches (polar's prompt
+    builder has the shape) once doubled its record at every join, 2**60 names, and exhausted memory."""
+    branch = ('    if flags[{n}]:\n        sql += f" AND a{n} = {{row.a{n}}}"\n'
+              '    else:\n        sql += f" AND b{n} = {{row.b{n}}}"\n')
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "query.py").write_text(BRANCHY.format(branches="".join(branch.format(n=n) for n in range(60))))
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+            "from dbagents.cli import main; sys.exit(main(['check', '--no-cache', '--no-baseline', '-j', '1', "
+            "'--select', 'DBA501', '--format', 'json', '.']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert [f["rule"] for f in json.loads(proc.stdout)["findings"]] == ["DBA501"]
+
+
 def test_a_folder_nested_deeper_than_the_recursion_limit_is_walked(tmp_path):
     """Walked with a stack: depth costs no Python frames. (The limit is lowered instead of building a tree
     thousands of folders deep, which pytest's own clean-up, shutil.rmtree, could not remove.)"""

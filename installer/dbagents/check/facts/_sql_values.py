@@ -23,6 +23,7 @@ class ValueScope:
         self.keyed: set[str] = set()  # names bound to dict literals whose keys (not values) are constants
         self.returns: list | None = None  # when set, what each `return` gives (constant-helper survey)
         self.typed: dict[str, str] = {}  # parameter -> the CapWords class it is annotated with
+        self.got: dict[str, str] = {}  # name -> "X.get()" of the context variable it was read from
 
     # ---- value classification -------------------------------------------------------------
     def classify(self, node: ast.AST | None) -> Val | None:
@@ -131,12 +132,12 @@ class ValueScope:
                 val = self.classify(part.value)
                 if val is not None and val.dynamic:
                     first = first or val
-                    members = None if members is None or val.members is None else members + val.members
+                    members = None if members is None or val.members is None else _union(members, val.members)
                 elif not self.safe(part.value):
                     first = first or Val(True, "f-string", node.lineno, "".join(text) + _const_tail(node),
                                          spans=_span(node))
                     member = self._member(part.value)
-                    members = None if members is None or member is None else members + (member,)
+                    members = None if members is None or member is None else _union(members, (member,))
                 elif val is not None:
                     text.append(val.sql)
         if first is None:
@@ -144,7 +145,12 @@ class ValueScope:
         return _with_members(first, members)
 
     def _member(self, node: ast.AST) -> str | None:
-        """`x.attr` or `x.method(<constants>)`: the name another file may define as a constant."""
+        """`x.attr` or `x.method(<constants>)`: the name another file may define as a constant; `X.get()` of a
+        context variable (or a name bound to it) as "X.get()"."""
+        if isinstance(node, ast.Name) and node.id in self.got and self.env.get(node.id) is None:
+            return self.got[node.id]
+        if getter := context_get(node):
+            return getter
         if isinstance(node, ast.Call) and all(self.safe(a) for a in node.args) and not node.keywords:
             node = node.func
         if isinstance(node, ast.Attribute) and node.attr in ("value", "name"):
@@ -245,6 +251,14 @@ class ValueScope:
         return False
 
 
+def context_get(node: ast.AST) -> str | None:
+    """ "X.get()" for `X.get()` without arguments on a plain name (a module's ContextVar), else None."""
+    if (isinstance(node, ast.Call) and not node.args and not node.keywords and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get" and isinstance(node.func.value, ast.Name)):
+        return f"{node.func.value.id}.get()"
+    return None
+
+
 def _span(node: ast.AST) -> tuple:
     return ((node.lineno, node.end_lineno or node.lineno),)
 
@@ -253,9 +267,14 @@ def _with_members(val: Val, members: tuple | None) -> Val:
     return Val(val.dynamic, val.how, val.line, val.sql, val.is_str, val.spans, members)
 
 
+def _union(a: tuple, b: tuple) -> tuple:
+    """Names of both, each once: joins repeat at every branch merge, so plain concatenation doubles per `if`."""
+    return a + tuple(n for n in b if n not in a)
+
+
 def _join(a: Val, b: Val) -> Val:
     """Both dynamic: built at the sites of both, member-only if both are."""
-    members = None if a.members is None or b.members is None else a.members + b.members
+    members = None if a.members is None or b.members is None else _union(a.members, b.members)
     return Val(True, a.how, a.line, a.sql, a.is_str, a.spans + tuple(s for s in b.spans if s not in a.spans), members)
 
 
