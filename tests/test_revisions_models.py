@@ -91,3 +91,34 @@ def test_model_changes_revision_is_clean_and_round_trips_on_scratch(tmp_path, ru
     drift = run_cli("check", "migrations", "--scratch", "--no-cache", "--format", "json", cwd=project)
     drifted = [f["line"] for f in json.loads(drift.stdout)["findings"] if f["rule"] == "DBA214"]
     assert sorted(drifted) == [16, 18, 20, 21], drift.stdout + drift.stderr  # index (on the class), id, created_at, note
+
+
+@pytest.mark.slow
+def test_dba204_follow_up_validates_and_round_trips_on_scratch(tmp_path, run_cli):
+    """After DBA204's fix (the foreign key added NOT VALID), the follow-up revision validates it in its own
+    transaction; downgrade makes it NOT VALID again, as the scratch run's downgrade walk checks."""
+    up = ('    op.create_foreign_key("fk_orders_customer", "orders", "customers", ["customer_id"], ["id"],\n'
+          '                          postgresql_not_valid=True)\n')
+    down = '    op.drop_constraint("fk_orders_customer", "orders", type_="foreignkey")\n'
+    project = write_project(tmp_path / "proj", {
+        "0001_base.py": revision_text("0001", None, BASE_UP.replace(', sa.ForeignKey("customers.id")', ""),
+                                      BASE_DOWN),
+        "0002_fk.py": revision_text("0002", "0001", up, down)},
+        metadata="from app.models import Base\n\ntarget_metadata = Base.metadata",
+        files={"app/__init__.py": "", "app/models.py": MODELS_BEFORE})
+    versions = project / "migrations" / "versions"
+    before = {p.name for p in versions.iterdir()}
+    follow_up = SchemaChange("validate_constraint", "orders", "", name="fk_orders_customer",
+                             path="migrations/versions/0002_fk.py", line=12)
+    write_revision(plan_for_changes(project, [follow_up]))
+    (written,) = new_files(versions, before)
+    assert 'op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_customer")' in written.read_text()
+
+    check = run_cli("check", "migrations", "--no-cache", "--format", "json", cwd=project)
+    found = json.loads(check.stdout)["findings"]
+    rel = written.relative_to(project).as_posix()
+    # DBA219 is quiet too: the VALIDATE has its own commit (0002 itself sets no lock_timeout: DBA211, not ours)
+    assert [f for f in found if f["path"] == rel or f["rule"] == "DBA219"] == [], check.stdout
+    scratch = run_cli("check", "migrations", "--scratch", "--no-cache", "--format", "json", cwd=project)
+    assert scratch.returncode == 0, scratch.stdout + scratch.stderr
+    assert [f for f in json.loads(scratch.stdout)["findings"] if f["rule"] in ("DBA213", "DBA214", "DBA215")] == []

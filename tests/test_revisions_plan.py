@@ -83,14 +83,15 @@ def test_revision_on_the_head_passes_our_migration_rules(tmp_path):
     assert not list(path.parent.glob(".dbagents-*"))  # no temporary file left behind
 
 
-def test_validate_only_revision_has_an_explained_empty_downgrade(tmp_path):
+def test_validate_only_revision_makes_the_constraint_not_valid_again_on_downgrade(tmp_path):
     write_project(tmp_path, {"0001_base.py": BASE})
     planned = plan_for_changes(tmp_path, [Change("validate_constraint", "orders", name="fk_orders_customer")])
     path = write_revision(planned)
     text = path.read_text()
     assert "with op.get_context().autocommit_block():" in text
     assert 'op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_customer")' in text
-    assert "def downgrade() -> None:  # noqa: DBA212" in text and "cannot mark a validated constraint" in text
+    down = text.split("def downgrade")[1]
+    assert "DROP CONSTRAINT fk_orders_customer, ADD CONSTRAINT fk_orders_customer ' || def || ' NOT VALID" in down
     assert migration_findings(tmp_path, path.relative_to(tmp_path).as_posix()) == []
 
 

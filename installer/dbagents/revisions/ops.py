@@ -32,6 +32,11 @@ def _execute(sql: str) -> tuple[str, ...]:
     return tuple(call("op.execute", sql_literal(sql)))
 
 
+def _sql_text(text: str) -> str:
+    """`text` inside a single-quoted SQL string."""
+    return text.replace("'", "''")
+
+
 def _drop_index(name: str, table: str, schema: str | None) -> tuple[str, ...]:
     return tuple(call("op.drop_index", name, table_name=table, schema=schema, postgresql_concurrently=True))
 
@@ -127,8 +132,14 @@ class ValidateConstraint(Operation):
         return [Step(_validate(self.schema, self.table, self.name), True, self._comments())]
 
     def downgrade(self) -> list[Step]:
-        return [Step((), comments=(f"{self.name}: nothing to undo (PostgreSQL cannot mark a validated constraint "
-                                   "NOT VALID again; it is the same constraint)",))]
+        # every name below sits in one single-quoted SQL string: the regclass literal or the EXECUTE text
+        table, name = _sql_text(sql_name(self.schema, self.table)), _sql_text(quote_ident(self.name))
+        sql = ("DO $$ DECLARE def text := (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
+               f"'{table}'::regclass AND conname = '{_sql_text(self.name)}'); BEGIN IF def NOT LIKE '%NOT VALID' "
+               f"THEN EXECUTE 'ALTER TABLE {table} DROP CONSTRAINT {name}, ADD CONSTRAINT {name} ' || def || "
+               "' NOT VALID'; END IF; END $$")
+        return [Step(_execute(sql), False, (f"{self.name} NOT VALID again, as before: dropped and added back from "
+                                            "its own definition (no scan, a brief lock)",))]
 
 
 @dataclass(frozen=True)
@@ -150,8 +161,7 @@ class AlterType(Operation):
         return Step(tuple(lines), False, comments)
 
     def _sequence(self, sql_type: str) -> Step:
-        table = sql_name(self.schema, self.table).replace("'", "''")
-        column = self.column.replace("'", "''")
+        table, column = _sql_text(sql_name(self.schema, self.table)), _sql_text(self.column)
         sql = (f"DO $$ DECLARE seq text := pg_get_serial_sequence('{table}', '{column}'); BEGIN IF seq IS NOT NULL "
                f"THEN EXECUTE 'ALTER SEQUENCE ' || seq || ' AS {sql_type}'; END IF; END $$")
         return Step(_execute(sql), False, (f"the column's sequence (serial or identity), if it has one, as {sql_type}",))
