@@ -241,3 +241,27 @@ def test_find_loop_reads_the_innermost_loop_and_test_code_is_recognised(tmp_path
     assert is_test_code(str(root / "tests" / "utils" / "factories.py"), test_file, str(root))
     assert is_test_code(str(root / "conftest.py"), test_file, str(root))
     assert not is_test_code(str(root / "app" / "svc.py"), test_file, str(root))
+
+
+@pytest.mark.parametrize("action", ["always", "error"])
+def test_reading_a_loop_adds_no_warning_of_the_users_file(tmp_path, action):
+    """The plugin parses the user's file inside their test: a compiler warning about that file (an invalid
+    escape sequence) must not appear again in their test's warnings, nor become an error that hides the loop
+    under -W error."""
+    import warnings
+
+    from dbagents.pytest_plugin.loops import find_loops
+
+    source = tmp_path / "slugs.py"
+    source.write_text(
+        "import re\n"
+        "def numbered(rows):\n"
+        "    for row in rows:\n"
+        '        yield re.match("^(\\d+)-", row)\n'
+    )
+    assert "\\d" in source.read_text()  # the escape sequence is in the file as written
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter(action)
+        loops = find_loops([(str(source), 4)])
+    assert loops == [(str(source), 3)]
+    assert [str(w.message) for w in seen] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import warnings
 
 _SPANS: dict[str, list[tuple[int, int, int, bool]]] = {}  # file -> (first body line, last line, loop line, comprehension)
 _RETURNS: dict[str, set[int]] = {}  # file -> lines of `return` statements
@@ -19,7 +20,13 @@ def loop_spans(filename: str) -> list[tuple[int, int, int, bool]]:
         returns = _RETURNS[filename] = set()
         try:
             with open(filename, "rb") as handle:
-                tree = ast.parse(handle.read(), filename)
+                source = handle.read()
+            # Parsing runs inside the user's test: the compiler's warnings about their file (an invalid
+            # escape sequence) are theirs to see at import, not again from here, where an error filter
+            # (-W error) would also turn them into a SyntaxError and lose the loop.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source, filename)
         except (OSError, SyntaxError, ValueError):
             tree = None
         for node in ast.walk(tree) if tree is not None else ():
