@@ -110,3 +110,32 @@ def test_dba116_in_a_recent_revisions_data_migration_is_info(tmp_path):
     # r3 is the head and r2 right below it (recent: info); r1 has shipped (not reported); app code warns
     assert seen == [("app/report.py", Severity.WARNING), ("migrations/versions/r2.py", Severity.INFO),
                     ("migrations/versions/r3.py", Severity.INFO)]
+
+
+
+OLD_STYLE = """
+    from sqlalchemy import Column, ForeignKey, Integer
+    from sqlalchemy.ext.declarative import declarative_base
+    from sqlalchemy.orm import relationship
+
+    Base = declarative_base()
+
+    class Team(Base):
+        __tablename__ = "teams"
+        id = Column(Integer, primary_key=True)
+
+    class Member(Base):
+        __tablename__ = "members"
+        id = Column(Integer, primary_key=True)
+        team_id = Column(Integer, ForeignKey("teams.id"), index=True)
+        team = relationship("Team", backref="members")
+"""
+
+
+def test_dba102_on_a_1x_pin_keeps_only_what_1x_can_do(tmp_path):
+    files = {"app/__init__.py": "", "app/models.py": OLD_STYLE}
+    on_2 = check_project(tmp_path / "two", {**files, "requirements.txt": "sqlalchemy==2.0.36\n"}, {"DBA102"})
+    assert len(on_2) == 4  # declarative_base(), two classes without Mapped[], backref=
+    on_1 = check_project(tmp_path / "one", {**files, "requirements.txt": "sqlalchemy==1.4.54\n"}, {"DBA102"})
+    assert [(f.line, f.message.split(";")[0]) for f in on_1] == [
+        (line_of(OLD_STYLE, "backref="), "relationship(backref=...) is legacy")]

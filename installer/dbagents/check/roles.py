@@ -52,6 +52,7 @@ POLICY: dict[str, dict[str, str]] = {
 }
 ROLE_WORDS = {"test": "test files", "bench": "benchmarks", "script": "one-off scripts and CLI commands",
               "revision": "recent Alembic revisions", "past-revision": "past Alembic revisions"}
+BACKREF = "relationship(backref=...)"  # DBA102's one finding a 1.x project can act on (back_populates exists there)
 # Rules whose claim is about PostgreSQL itself (locks, types, limits): not judged in another dialect's branch.
 POSTGRES_ONLY = frozenset({"DBA105", "DBA108", "DBA109", "DBA201", "DBA202", "DBA203", "DBA204", "DBA205", "DBA206",
                            "DBA207", "DBA208", "DBA209", "DBA211", "DBA216", "DBA217", "DBA218", "DBA219"})
@@ -101,7 +102,21 @@ def apply_context(findings: list[Finding], project) -> list[Finding]:
     return _upgrade_work(out, project)
 
 
+def _new_style_on_1x(findings: list[Finding], project) -> list[Finding]:
+    """On a 1.x pin, DBA102 keeps only what 1.x can do today (back_populates for backref=): Mapped[] and
+    mapped_column(), DeclarativeBase and WriteOnlyMapped need 2.0, and 2.0 still runs the old style."""
+    style = [f for f in findings if f.rule_id == "DBA102" and not f.message.startswith(BACKREF)]
+    if not style:
+        return findings
+    pin = project_pin(project)
+    if pin is None or pin.major >= 2:
+        return findings
+    gone = set(style)
+    return [f for f in findings if f not in gone]
+
+
 def _upgrade_work(findings: list[Finding], project) -> list[Finding]:
+    findings = _new_style_on_1x(findings, project)
     # DBA101's severity is its classification (its doc's table): error = removed in 2.0, warning = moved,
     # info = legacy. No setting raises it, so an error here is exactly "removed in 2.0", whatever the wording.
     removed = [f for f in findings if f.rule_id == "DBA101" and f.severity == Severity.ERROR]
@@ -153,6 +168,10 @@ def where_doc(rule_id: str) -> str:
         lines.append("- Code in a branch that only runs on another database (`if bind.dialect.name == \"sqlite\":`, "
                      "`if not is_postgres():`, the `else` of a PostgreSQL check) is not judged: the claim is about "
                      "PostgreSQL.")
+    if rule_id == "DBA102":
+        lines.append("- On a project pinned to SQLAlchemy 1.x, only `backref=` is reported: `Mapped[]`, "
+                     "`mapped_column()`, `DeclarativeBase` and `WriteOnlyMapped` need 2.0, and 2.0 still runs the "
+                     "1.x style.")
     if rule_id == "DBA101":
         lines.append("- On a project pinned to SQLAlchemy 1.x (its lock file, requirements, pyproject, setup.cfg, or "
                      '`sqlalchemy = "1.4"` in `[tool.dbagents]`), APIs removed in 2.0 still work: each use is '
