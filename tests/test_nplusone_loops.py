@@ -14,8 +14,9 @@ import pytest
 from test_nplusone_support import line_of, postgres_urls, run_pytest, sqlite_urls, write_project
 
 APP = '''
-from scn_models import Post
-from sqlalchemy import MetaData, Table, Column, Integer, inspect, text
+from scn_models import Post, User
+from sqlalchemy import MetaData, Table, Column, Integer, inspect, select, text
+from sqlalchemy.orm import selectinload
 
 
 def name_of(session, user_id):
@@ -24,6 +25,15 @@ def name_of(session, user_id):
 
 def all_names(session, ids):
     return [name_of(session, user_id) for user_id in ids]  # HANDLER_LOOP
+
+
+def user_with_posts(session, user_id):
+    query = select(User).where(User.id == user_id).options(selectinload(User.posts))
+    return session.scalars(query).one()  # EAGER
+
+
+def users_with_posts(session, ids):
+    return [user_with_posts(session, user_id) for user_id in ids]  # EAGER_LOOP
 
 
 def describe_tables(engine, names):
@@ -73,7 +83,8 @@ def serve(handler, *args):
 TESTS = '''
 from sqlalchemy import inspect
 
-from app import add_posts, all_names, commit_each, create_and_drop, describe_tables, name_of, savepoints
+from app import (add_posts, all_names, commit_each, create_and_drop, describe_tables, name_of, savepoints,
+                 users_with_posts)
 from testclient.client import serve
 
 
@@ -114,6 +125,10 @@ def test_a_loop_in_the_handler(engine):
             return all_names(session, ids)
 
     assert len(serve(handler, [1, 2, 3, 1, 2, 3])) == 6  # REQUEST
+
+
+def test_a_loop_of_queries_with_eager_loads(session):
+    assert [len(user.posts) for user in users_with_posts(session, [1, 2, 3])] == [2, 2, 2]
 
 
 def test_schema_reflection_is_not_a_loop(engine):
@@ -161,17 +176,23 @@ def loop_run(request, tmp_path_factory):
     return done, json.loads((root / "report.json").read_text())
 
 
-def test_only_the_two_loops_fail(loop_run):
+def test_only_the_loops_fail(loop_run):
     done, _report = loop_run
     tail = done.stdout[-4000:] + done.stderr[-2000:]
-    assert "2 failed, 7 passed" in done.stdout, tail
+    assert "3 failed, 7 passed" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_commit_in_a_loop" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_loop_in_the_handler" in done.stdout, tail
+    assert "FAILED test_loops.py::test_a_loop_of_queries_with_eager_loads" in done.stdout, tail
+
+
+def findings_of(report, name):
+    return [f for f in report["findings"] if any(t["test"] == f"test_loops.py::{name}" for t in f["tests"])]
 
 
 def test_the_findings_are_the_loops_at_the_project_line(loop_run):
     _done, report = loop_run
-    commit_loop, finding = sorted(report["findings"], key=lambda f: f["line"], reverse=True)
+    commit_loop, = findings_of(report, "test_a_commit_in_a_loop")
+    finding, = findings_of(report, "test_a_loop_in_the_handler")
     assert (commit_loop["rule"], commit_loop["path"], commit_loop["line"]) == ("DBA402", "app.py",
                                                                                line_of(APP, "COMMIT_LOOP"))
     assert commit_loop["statement"].startswith("INSERT INTO posts (user_id) VALUES (?)")
@@ -183,6 +204,16 @@ def test_the_findings_are_the_loops_at_the_project_line(loop_run):
     assert finding["loops"][0] == {"path": "app.py", "line": line_of(APP, "HANDLER_LOOP")}
     # the request ran in a worker thread: the test thread's line is part of its call site
     assert finding["stack"][-1] == {"path": "test_loops.py", "line": line_of(TESTS, "REQUEST")}
+
+
+def test_a_querys_eager_loads_are_not_findings_of_their_own(loop_run):
+    """selectinload sends a second statement with every query: one loop, one finding (the query's)."""
+    _done, report = loop_run
+    finding, = findings_of(report, "test_a_loop_of_queries_with_eager_loads")
+    assert (finding["rule"], finding["path"], finding["line"]) == ("DBA402", "app.py", line_of(APP, "EAGER"))
+    assert finding["statement"].startswith("SELECT users.id, users.name FROM users WHERE users.id = ?")
+    assert finding["count"] == 3
+    assert finding["loops"][0] == {"path": "app.py", "line": line_of(APP, "EAGER_LOOP")}
 
 
 def test_a_loop_in_the_test_body_is_the_tests_own_repetition(loop_run):

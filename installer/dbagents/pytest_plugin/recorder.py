@@ -29,8 +29,9 @@ from dbagents.pytest_plugin import allow
 from dbagents.pytest_plugin.frames import FrameFilter, Site, Where
 from dbagents.pytest_plugin.sqlnorm import is_bookkeeping
 
-# Where a statement came from, for DBA402: plain, an ORM relationship load, or an allowed block.
-PLAIN, RELATIONSHIP, ALLOWED = "", "relationship", "allowed"
+# Where a statement came from, for DBA402: plain, an ORM relationship load (lazy, or eager: the
+# selectin/subquery load a query sends for its objects), or an allowed block.
+PLAIN, RELATIONSHIP, EAGER, ALLOWED = "", "relationship", "eager", "allowed"
 # Execution option the recorder puts on a lazy load's statement (user-defined execution options are
 # carried unchanged to the statement's execution context, where `_on_execute` reads it).
 ORIGIN_OPTION = "dbagents_origin"
@@ -208,6 +209,10 @@ class Recorder:
             where = None
         owner = orm_state.lazy_loaded_from
         if owner is None:
+            if group is not None and orm_state.is_relationship_load:
+                # a selectin/subquery load for a marked query's objects: it repeats exactly when that
+                # query does, which DBA402 counts already (a refresh after expiry is no relationship load)
+                orm_state.update_execution_options(**{ORIGIN_OPTION: EAGER})
             return None
         path = orm_state.loader_strategy_path
         attr = self._attr_name(path, owner)

@@ -66,9 +66,10 @@ Fingerprints every SQL statement sent to the database during a test (literals, b
 times (`dbagents_repeat_threshold`, default 5) **from one call site**: the same chain of project
 frames and lines, which is what a loop or a comprehension produces. The same function called from
 six different lines of a test is six call sites, and so are six requests a test sends from six lines
-through a test client (the test's own line is part of the chain). Statements issued by ORM
-relationship loads are left to DBA401, and a statement that one flush sends once per row (SQLAlchemy's
-unit of work) counts once for that flush. The finding names the loop (the innermost project frame whose
+through a test client (the test's own line is part of the chain). Lazy relationship loads are left to
+DBA401; the selectin/subquery loads a query sends for its objects repeat exactly when that query does
+and are not counted apart from it; a statement that one flush sends once per row (SQLAlchemy's unit of
+work) counts once for that flush. The finding names the loop (the innermost project frame whose
 line sits in a `for`/`while` loop or a comprehension). A loop in test code (the test's module, a
 `conftest.py`, `test_*.py`/`*_test.py` files, a `tests/` folder) is the test's own repetition, seeding data
 or calling an endpoint N times, and is not reported. Never counted: transaction control and savepoints, DDL
