@@ -45,6 +45,40 @@ else:
     run_migrations_online()
 '''
 
+# a models project before its fixes (DBA108 Integer key, DBA104 unindexed FK, DBA105 naive DateTime) and the
+# revision that created exactly that schema
+MODELS_BEFORE = '''from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+'''
+BASE_UP = '''    op.create_table("customers", sa.Column("id", sa.BigInteger(), primary_key=True))
+    op.create_table("orders", sa.Column("id", sa.Integer(), primary_key=True),
+                    sa.Column("customer_id", sa.BigInteger(), sa.ForeignKey("customers.id"), nullable=False),
+                    sa.Column("created_at", sa.DateTime(), nullable=False), sa.Column("note", sa.Text()))
+'''
+METADATA = "from app.models import Base\n\ntarget_metadata = Base.metadata"
+BASE_DOWN = '''    op.drop_table("orders")
+    op.drop_table("customers")
+'''
+
 
 def write_project(root: Path, revisions: dict[str, str], *, metadata: str = "target_metadata = None",
                   files: dict[str, str] | None = None, ini_extra: str = "") -> Path:

@@ -7,35 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from dbagents.check.fix.changes import SchemaChange
 from dbagents.revisions import plan_for_changes, write_revision
-from revisions_support import new_files, revision_text, write_project
+from revisions_support import BASE_DOWN, BASE_UP, METADATA, MODELS_BEFORE, new_files, revision_text, write_project
 
 pytest.importorskip("alembic")
 pytest.importorskip("psycopg")
 
-MODELS_BEFORE = '''from datetime import datetime
-
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Customer(Base):
-    __tablename__ = "customers"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-
-
-class Order(Base):
-    __tablename__ = "orders"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime())
-    note: Mapped[str | None] = mapped_column(Text)
-'''
 # what --fix --unsafe-fixes makes of it (DBA108, DBA104, DBA105) plus a NOT NULL the model now states
 MODELS_AFTER = (MODELS_BEFORE
                 .replace('mapped_column(Integer, primary_key=True)', 'mapped_column(BigInteger, primary_key=True)')
@@ -44,14 +23,6 @@ MODELS_AFTER = (MODELS_BEFORE
                 .replace("mapped_column(DateTime())", "mapped_column(DateTime(timezone=True))")
                 .replace("note: Mapped[str | None] = mapped_column(Text)",
                          "note: Mapped[str] = mapped_column(Text, nullable=False)"))
-BASE_UP = '''    op.create_table("customers", sa.Column("id", sa.BigInteger(), primary_key=True))
-    op.create_table("orders", sa.Column("id", sa.Integer(), primary_key=True),
-                    sa.Column("customer_id", sa.BigInteger(), sa.ForeignKey("customers.id"), nullable=False),
-                    sa.Column("created_at", sa.DateTime(), nullable=False), sa.Column("note", sa.Text()))
-'''
-BASE_DOWN = '''    op.drop_table("orders")
-    op.drop_table("customers")
-'''
 CHANGES = [
     SchemaChange("alter_type", "orders", "id", new_type="sa.BigInteger()", old_type="sa.Integer()",
                  path="app/models.py", line=18),
@@ -65,7 +36,7 @@ CHANGES = [
 @pytest.mark.slow
 def test_model_changes_revision_is_clean_and_round_trips_on_scratch(tmp_path, run_cli):
     project = write_project(tmp_path / "proj", {"0001_base.py": revision_text("0001", None, BASE_UP, BASE_DOWN)},
-                            metadata="from app.models import Base\n\ntarget_metadata = Base.metadata",
+                            metadata=METADATA,
                             files={"app/__init__.py": "", "app/models.py": MODELS_AFTER})
     versions = project / "migrations" / "versions"
     before = {p.name for p in versions.iterdir()}
@@ -104,7 +75,7 @@ def test_dba204_follow_up_validates_and_round_trips_on_scratch(tmp_path, run_cli
         "0001_base.py": revision_text("0001", None, BASE_UP.replace(', sa.ForeignKey("customers.id")', ""),
                                       BASE_DOWN),
         "0002_fk.py": revision_text("0002", "0001", up, down)},
-        metadata="from app.models import Base\n\ntarget_metadata = Base.metadata",
+        metadata=METADATA,
         files={"app/__init__.py": "", "app/models.py": MODELS_BEFORE})
     versions = project / "migrations" / "versions"
     before = {p.name for p in versions.iterdir()}
