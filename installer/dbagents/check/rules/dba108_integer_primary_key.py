@@ -46,6 +46,11 @@ class Base(DeclarativeBase):
 ```
 Small, fixed lookup tables may keep `SmallInteger`/`Integer` keys (silence with `# noqa: DBA108`).
 
+**Reported as info by default.** The checker cannot tell a table that grows without bound (events, logs) from
+one that stays small (settings, lookup rows), and most int4 keys in real code sit on the second kind: in the
+after-audit of 2026-12-03 (`bench/audit/models-2026-12-03-after.json`) 9 of 10 sampled findings were on tables
+that will never near 2^31 rows. To enforce bigint keys anyway: `dbagents check --select DBA108 --fail-on info`.
+
 `dbagents check --fix --unsafe-fixes` writes `BigInteger` (`BIGINT` for `INTEGER`/`INT`) on the key, or adds it
 to a `mapped_column()` that names no type; the integer foreign keys that then reference a bigint key are fixed in
 the same run. Each is a column type change: `--emit-revision` writes the migration (a serial's sequence needs
