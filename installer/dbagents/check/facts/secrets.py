@@ -4,9 +4,9 @@
   encrypts before it is stored (``return hash_password(value)``, ``self._password = bcrypt.hashpw(...)``);
 - ``raw_lines``: lines of column declarations whose ``default=`` generates a token (``lambda: generate_token(40)``,
   ``secrets.token_urlsafe``), i.e. the column holds the raw token whatever its length;
-- ``raw_attrs``: attribute names assigned a freshly generated token anywhere in the file
+- ``raw_attrs``: credential-named (``secret_named``) attribute names assigned a freshly generated token anywhere in the file
   (``client.api_key = secrets.token_hex(32)``, ``user.otp_secret = pyotp.random_base32()``);
-- ``hashed_attrs``: ``[whose, attribute]`` pairs assigned the result of hashing anywhere in the file, ``whose``
+- ``hashed_attrs``: ``[whose, attribute]`` pairs (credential-named attributes) assigned the result of hashing anywhere in the file, ``whose``
   being the lower-cased receiver or class named there (``new_user.password = hash_password(plain)`` gives
   ``["new_user", "password"]``, ``User(password=hash_password(plain))`` gives ``["user", "password"]``).
 """
@@ -31,6 +31,23 @@ HASHING_HINTS = ("hash", "Hash", "crypt", "Crypt", "argon", "pbkdf", "digest", "
 VALUE_KINDS = {ast.Call, ast.Lambda, ast.Await}
 COLUMN_CALLS = {"Column", "mapped_column", "Field", "column_property"}
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+SECRET = re.compile(
+    r"(?:^|_)(password|passwd|pwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|secret_?key"
+    r"|client_secret|refresh_token|access_token|auth_token|otp_secret|totp_secret|(?:t?otp|mfa|2fa)_?(?:seed|key))(?:_|$)"
+)
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def snake(name: str) -> str:
+    """`apiKey` -> `api_key`, lower-cased."""
+    return _CAMEL.sub(r"\1_\2", name).lower()
+
+
+def secret_named(name: str) -> bool:
+    """Whether a column or attribute name says it holds a credential (DBA505 then also rules out safe parts)."""
+    return bool(SECRET.search(snake(name.lstrip("_"))))
 
 
 def _name(node: ast.AST) -> str:
@@ -110,7 +127,9 @@ def extract(src: SourceFile) -> dict | None:
     for node in of_type(src.tree, ast.Assign) if generating or hashing else ():
         if node.value.__class__ not in VALUE_KINDS or node.targets[0].__class__ is not ast.Attribute:
             continue
-        targets = [t for t in node.targets if isinstance(t, ast.Attribute)]
+        targets = [t for t in node.targets if isinstance(t, ast.Attribute) and secret_named(t.attr)]
+        if not targets:
+            continue  # only credential-named attributes matter to DBA505
         if _generates(node.value):
             raw_attrs.extend(t.attr for t in targets)
         elif _hashed_value(node.value):
@@ -119,7 +138,7 @@ def extract(src: SourceFile) -> dict | None:
         if not call.keywords or _name(call) in COLUMN_CALLS:
             continue
         for kw in call.keywords:
-            if kw.value.__class__ not in VALUE_KINDS:
+            if kw.value.__class__ not in VALUE_KINDS or not kw.arg or not secret_named(kw.arg):
                 continue
             if kw.arg and _generates(kw.value):
                 raw_attrs.append(kw.arg)

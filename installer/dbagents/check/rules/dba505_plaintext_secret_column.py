@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from dbagents.check.facts.secrets import KEY as SECRETS
+from dbagents.check.facts.secrets import KEY as SECRETS, secret_named, snake
 from dbagents.check.rule import Example, ProjectRule
 from dbagents.findings import Finding, Severity
 
-SECRET = re.compile(
-    r"(?:^|_)(password|passwd|pwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|secret_?key"
-    r"|client_secret|refresh_token|access_token|auth_token|otp_secret|totp_secret|(?:t?otp|mfa|2fa)_?(?:seed|key))(?:_|$)"
-)
 SAFE_PARTS = {
     "hash", "hashed", "digest", "salt", "salted", "encrypted", "enc", "crypt", "crypted", "cipher", "ciphertext",
     "bcrypt", "argon2", "scrypt", "pbkdf2", "sha", "sha1", "sha256", "sha512", "hmac", "prefix", "suffix",
@@ -51,9 +47,9 @@ def _assigned_hash(receivers, classes) -> bool:
 
 
 def looks_secret(name: str) -> bool:
-    lowered = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-    if not SECRET.search(lowered):
+    if not secret_named(name):
         return False
+    lowered = snake(name)
     parts = set(lowered.split("_"))
     if parts & SAFE_PARTS:
         return False
