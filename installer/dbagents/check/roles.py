@@ -102,28 +102,20 @@ def apply_context(findings: list[Finding], project) -> list[Finding]:
     return _upgrade_work(out, project)
 
 
-def _new_style_on_1x(findings: list[Finding], project) -> list[Finding]:
-    """On a 1.x pin, DBA102 keeps only what 1.x can do today (back_populates for backref=): Mapped[] and
-    mapped_column(), DeclarativeBase and WriteOnlyMapped need 2.0, and 2.0 still runs the old style."""
-    style = [f for f in findings if f.rule_id == "DBA102" and not f.message.startswith(BACKREF)]
-    if not style:
-        return findings
-    pin = project_pin(project)
-    if pin is None or pin.major >= 2:
-        return findings
-    gone = set(style)
-    return [f for f in findings if f not in gone]
-
-
 def _upgrade_work(findings: list[Finding], project) -> list[Finding]:
-    findings = _new_style_on_1x(findings, project)
     # DBA101's severity is its classification (its doc's table): error = removed in 2.0, warning = moved,
     # info = legacy. No setting raises it, so an error here is exactly "removed in 2.0", whatever the wording.
     removed = [f for f in findings if f.rule_id == "DBA101" and f.severity == Severity.ERROR]
-    if not removed:
+    # DBA102 keeps only what 1.x can do today (back_populates for backref=): Mapped[]/mapped_column(),
+    # DeclarativeBase and WriteOnlyMapped need 2.0, and 2.0 still runs the old style.
+    style = {f for f in findings if f.rule_id == "DBA102" and not f.message.startswith(BACKREF)}
+    if not removed and not style:
         return findings
     pin = project_pin(project)
     if pin is None or pin.major >= 2:
+        return findings
+    findings = [f for f in findings if f not in style]
+    if not removed:
         return findings
     where = pin.source or ("[tool.dbagents] sqlalchemy" if project.config.sqlalchemy else "the project's pins")
     gone = set(removed)
