@@ -68,7 +68,7 @@ def check_file(path: Path, threshold, cwd: Path) -> tuple[list, Path]:
     scope = changed.named([path])
     config.in_progress = frozenset(scope.files)  # a revision Claude is editing is never "past"
     enabled = selected_ids([], config.select, config.ignore)
-    outcome = check_tree([root], root=root, config=config, enabled=enabled, use_cache=config.cache)
+    outcome = check_tree([root], root=root, config=config, enabled=enabled, use_cache=config.cache, focus=path)
     adopted = adopt(list(outcome.findings), outcome, scope, root=root, config=config, enabled=enabled,
                     baseline_option=None, use_baseline=True)
     kept = [f for f in adopted.findings if f.severity >= threshold]

@@ -1,5 +1,6 @@
 """Result cache: per-file results keyed by content digest and engine fingerprint, plus the project-wide
-rules' findings keyed by every file's digest, the enabled rules and the settings.
+rules' findings keyed by every file's digest, the enabled rules and the settings; and what lets a warm
+run skip work: the last walk's folder listing (see `listing`) and each file's stamp when its digest was taken.
 
 It lives in a per-user folder (never inside the checked tree, so a repository cannot ship one) and holds
 data only: JSON whose tagged values decode to builtins and the engine's own registered dataclasses, looked
@@ -12,23 +13,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from dbagents import __version__
 from dbagents.check import codec
 from dbagents.check.codec import CacheError
+from dbagents.check.listing import checked as checked_listing
 from dbagents.check.project import FileResult
 from dbagents.check.source import Suppressions
 from dbagents.findings import Finding, Severity
 
 ENV_VAR = "DBAGENTS_CACHE_DIR"
 FORMAT = "dbagents-check-cache"
-VERSION = 1  # of the file layout below; the codec's schema and the engine's sources are in the fingerprint
+VERSION = 2  # of the file layout below; the codec's schema and the engine's sources are in the fingerprint
 MAX_HEADER = 4096
 MAX_BYTES = 512 * 1024 * 1024  # a cache file larger than this was not written by us
 KINDS = frozenset({"python", "ini", "toml"})
@@ -161,11 +164,43 @@ def _suppressions(row) -> Suppressions:
     return sup
 
 
-def _ends(flat) -> dict[int, int]:
-    if flat.__class__ is not list or not all(n.__class__ is int for n in flat) or len(flat) % 2:
-        raise CacheError("statement ends are not pairs of numbers")
-    it = iter(flat)
-    return dict(zip(it, it))
+_ENDS = re.compile(r"[0-9]{1,9} [0-9]{1,9}(?: [0-9]{1,9} [0-9]{1,9})*")
+
+
+class StatementEnds(Mapping):
+    """A cached file's multi-line statements ("line end line end ..."), made a dict when first read: a run
+    looks up only the files with findings."""
+
+    __slots__ = ("text", "_map")
+
+    def __init__(self, text: str):
+        if not _ENDS.fullmatch(text):
+            raise CacheError("statement ends are not pairs of numbers")
+        self.text, self._map = text, None
+
+    def _lines(self) -> dict[int, int]:
+        if self._map is None:
+            numbers = map(int, self.text.split(" "))
+            self._map = dict(zip(numbers, numbers))
+        return self._map
+
+    def __getitem__(self, line: int) -> int:
+        return self._lines()[line]
+
+    def get(self, line: int, default=None):
+        return self._lines().get(line, default)
+
+    def __iter__(self):
+        return iter(self._lines())
+
+    def __len__(self) -> int:
+        return len(self._lines())
+
+
+def _ends_text(ends) -> str:
+    if isinstance(ends, StatementEnds):
+        return ends.text
+    return " ".join(f"{line} {end}" for line, end in ends.items())
 
 
 def _file_result(row, rebuild) -> FileResult:
@@ -177,7 +212,9 @@ def _file_result(row, rebuild) -> FileResult:
     if sup is not None:
         result.suppressions = _suppressions(sup)
     if ends:
-        result.statement_ends = _ends(ends)
+        if ends.__class__ is not str:
+            raise CacheError("statement ends are not text")
+        result.statement_ends = StatementEnds(ends)
     if facts:
         result.facts = EncodedFacts(facts, relpath, rebuild)
     return result
@@ -196,30 +233,44 @@ def _trusted(fd: int, path: Path) -> str | None:
     return None
 
 
-def load(check_root: Path, rebuild: Callable[[str], dict] | None = None) -> tuple[dict, tuple | None]:
-    """(relpath -> FileResult, (project key, project-rule findings) or None) from the last run.
+class Cached(NamedTuple):
+    files: dict  # relpath -> FileResult
+    project: tuple | None  # (project key, project-rule findings)
+    listing: dict | None  # the last walk's folder records (listing.Listing.data)
+    stamps: dict  # relpath -> the file's stamp (listing.file_stamp) when its cached digest was taken
 
-    ({}, None) when absent or stale (silently) or when unreadable, malformed or not ours (with a note).
-    `rebuild(relpath)` recomputes one file's facts should its cached facts turn out malformed when read.
+
+EMPTY = Cached({}, None, None, {})
+
+
+def load(check_root: Path, rebuild: Callable[[str], dict] | None = None) -> tuple[dict, tuple | None]:
+    """(relpath -> FileResult, (project key, project-rule findings) or None) from the last run."""
+    return load_all(check_root, rebuild)[:2]
+
+
+def load_all(check_root: Path, rebuild: Callable[[str], dict] | None = None) -> Cached:
+    """Everything the last run kept; EMPTY when absent or stale (silently) or when unreadable, malformed or
+    not ours (with a note). `rebuild(relpath)` recomputes one file's facts should its cached facts turn out
+    malformed when read.
     """
     path = cache_file(check_root)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        return {}, None
+        return EMPTY
     except OSError as exc:
         note(f"ignored the cache {path} ({exc.strerror or exc}); checking without it")
-        return {}, None
+        return EMPTY
     try:
         with os.fdopen(fd, "rb") as fh:
             why = _trusted(fh.fileno(), path)
             if why:
                 note(f"ignored the cache {path} ({why}); checking without it")
-                return {}, None
+                return EMPTY
             header = _header(fh.readline(MAX_HEADER))
             if header is None or header.get("engine") != engine_fingerprint() \
                     or header.get("root") != str(check_root.resolve()):
-                return {}, None  # another engine version (or a hash clash): stale, rebuilt quietly
+                return EMPTY  # another engine version (or a hash clash): stale, rebuilt quietly
             body = json.loads(fh.read())
         files = [_file_result(row, rebuild) for row in body["files"]]
         project = body["project"]
@@ -228,11 +279,18 @@ def load(check_root: Path, rebuild: Callable[[str], dict] | None = None) -> tupl
             if key.__class__ is not str or findings.__class__ is not list:
                 raise CacheError("project findings are malformed")
             project = (key, [_finding(f) for f in findings])
+        listing, stamps = checked_listing(body["listing"]), _stamps(body["stamps"])
     except (CacheError, OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
             MemoryError) as exc:
         note(f"ignored the cache {path} ({_why(exc)}); it will be rebuilt")
-        return {}, None
-    return {r.relpath: r for r in files}, project
+        return EMPTY
+    return Cached({r.relpath: r for r in files}, project, listing, stamps)
+
+
+def _stamps(value) -> dict:
+    if value.__class__ is not dict or not all(s.__class__ is str for s in value.values()):
+        raise CacheError("file stamps are malformed")
+    return value
 
 
 def _header(line: bytes) -> dict | None:
@@ -269,20 +327,22 @@ def _file_row(r: FileResult) -> list:
     if sup.lines or sup.whole_file is not False:
         whole = False if sup.whole_file is False else (None if sup.whole_file is None else sorted(sup.whole_file))
         sup_row = [[[line, None if c is None else sorted(c)] for line, c in sup.lines.items()], whole]
-    ends = [n for pair in r.statement_ends.items() for n in pair]
+    ends = _ends_text(r.statement_ends)
     facts = r.facts
     encoded = facts.encoded() if isinstance(facts, EncodedFacts) else {k: codec.encode(v) for k, v in facts.items()}
     return [r.relpath, r.kind, r.digest, r.parsed, [_finding_row(f) for f in r.findings], sup_row, ends, encoded]
 
 
-def save(check_root: Path, results: dict, project: tuple | None) -> None:
+def save(check_root: Path, results: dict, project: tuple | None, listing: dict | None = None,
+         stamps: dict | None = None) -> None:
     """Write atomically (temp file + rename) into the per-user folder: file 0600, folder 0700."""
     path = cache_file(check_root)
     try:
         header = {"format": FORMAT, "version": VERSION, "engine": engine_fingerprint(),
                   "root": str(check_root.resolve())}
         body = {"files": [_file_row(r) for r in results.values()],
-                "project": None if project is None else [project[0], [_finding_row(f) for f in project[1]]]}
+                "project": None if project is None else [project[0], [_finding_row(f) for f in project[1]]],
+                "listing": listing, "stamps": stamps or {}}
         # ASCII only: names that are not valid UTF-8 (surrogate escapes) survive as \udcXX escapes
         text = json.dumps(header) + "\n" + json.dumps(body, separators=(",", ":"))
     except CacheError as exc:

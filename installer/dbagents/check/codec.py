@@ -52,10 +52,10 @@ def _tables() -> tuple[dict[type, tuple[str, Callable]], dict[str, Callable]]:
 
     encoders: dict[type, tuple[str, Callable]] = {}
     decoders: dict[str, Callable] = {
-        "L": lambda v: [decode(x) for x in v[1:]],
-        "T": lambda v: tuple([decode(x) for x in v[1:]]),
-        "S": lambda v: {decode(x) for x in v[1:]},
-        "F": lambda v: frozenset([decode(x) for x in v[1:]]),
+        "L": _items,
+        "T": lambda v: tuple(_items(v)),
+        "S": lambda v: set(_items(v)),
+        "F": lambda v: frozenset(_items(v)),
         "D": _decode_dict,
         "B": lambda v: bytes.fromhex(v[1]) if len(v) == 2 else _bad("bytes"),
         "C": lambda v: complex(v[1], v[2]) if len(v) == 3 else _bad("complex"),
@@ -114,7 +114,7 @@ def _dataclass_decoder(cls: type) -> Callable:
         if len(v) != size:
             raise CacheError(f"{cls.__name__} needs {size - 1} fields, got {len(v) - 1}")
         obj = new(cls)  # the stored state is what __init__ (and __post_init__) produced when it was encoded
-        obj.__dict__.update(zip(names, [decode(x) for x in v[1:]]))
+        obj.__dict__.update(zip(names, _items(v)))
         return obj
 
     return build
@@ -135,9 +135,13 @@ def _enum_decoder(cls: type) -> Callable:
 def _decode_dict(v: list) -> dict:
     if len(v) % 2 != 1:
         raise CacheError("malformed dict")
-    items = iter(v)
-    next(items)
-    return {decode(k): decode(x) for k, x in zip(items, items)}
+    items = iter(_items(v))
+    return dict(zip(items, items))
+
+
+def _items(v: list) -> list:
+    """v[1:] decoded; a JSON scalar stands for itself (decoded in line: most items are scalars)."""
+    return [decode(x) if x.__class__ is list or x.__class__ is dict else x for x in v[1:]]
 
 
 def encode(value: Any) -> Any:

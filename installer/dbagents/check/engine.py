@@ -5,19 +5,18 @@ from __future__ import annotations
 import ast
 import fnmatch
 import gc
-import multiprocessing
 import os
 import re
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from dbagents.check import cache as result_cache
+from dbagents.check import listing as listings
 from dbagents.check import walk as walk_cache
-from dbagents.check.discover import discover
+from dbagents.check.discover import discover, relative_to_root
 from dbagents.check.facts import extractors
 from dbagents.check.facts.dburls import DIALECTS
 from dbagents.check.project import FileResult, Project
@@ -83,7 +82,8 @@ class CheckOutcome:
     files_parsed: int
     cache_hits: int = 0
     notes: list[str] = field(default_factory=list)
-    # relpath -> the bytes this run read, for every parsed file (the baseline hashes reported statements)
+    # relpath -> the bytes this run read, for every parsed file it read (with a `focus`, the files taken
+    # from the cache by their stamps are not read): the baseline hashes reported statements
     sources: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -224,6 +224,8 @@ def _screen_batch(batch):
 
 
 def _pool_context():
+    import multiprocessing  # here, not at the top: a one-file run (the hook) never starts a pool
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
@@ -232,6 +234,8 @@ def _pool_context():
 def _run_workers(todo: list, jobs: int) -> list[FileResult]:
     if jobs <= 1 or len(todo) < PARALLEL_MIN_FILES:
         return [screen(*item) for item in todo]
+    from concurrent.futures import ProcessPoolExecutor  # here, not at the top, like multiprocessing
+
     # Big files first, dealt round-robin into batches so workers finish together.
     todo = sorted(todo, key=lambda item: -len(item[3]))
     nbatches = min(len(todo), jobs * 8)
@@ -259,10 +263,23 @@ def check_tree(
     enabled: set[str],
     jobs: int | None = None,
     use_cache: bool = True,
+    focus: Path | None = None,
 ) -> CheckOutcome:
-    """Run every static rule over `paths`; return findings for the `enabled` rule ids only."""
+    """Run every static rule over `paths`; return findings for the `enabled` rule ids only.
+
+    `focus` is the file a run judges (the hook's edited file): it is always read, while every other file
+    whose stamp (size, times, inode) is the one its cached result was taken with is not, and folders come
+    from the cached listing where they did not change. Such a run rewrites the cache only when more than
+    that file changed (FOCUS_DRIFT).
+    """
     with paused_gc():
-        return _check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs, use_cache=use_cache)
+        return _check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs, use_cache=use_cache,
+                           focus=focus)
+
+
+# With a focus: folders re-listed plus other files re-read beyond which the cache is rewritten (their
+# stamps stored), so that later runs need not do the same again.
+FOCUS_DRIFT = 32
 
 
 class _TooLarge(Exception):
@@ -281,15 +298,18 @@ def read_source(path: Path) -> bytes:
     return data
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def _unread(relpath: str, kind: str, finding: Finding) -> FileResult:
     return FileResult(relpath, kind, "", findings=[finding])
 
 
-def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcome:
-    skipped: list[tuple[str, str]] = []
-    files = discover(paths, root, config.exclude, skipped=skipped)
-    where = {relpath: (path, kind) for path, relpath, kind in files}
-
+def _check_tree(paths, *, root, config, enabled, jobs, use_cache, focus) -> CheckOutcome:
     def rebuild(relpath: str) -> dict:  # facts of one file whose cached facts were malformed
         path, kind = where[relpath]
         try:
@@ -298,17 +318,37 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
             return {}
         return screen(path, relpath, kind, data, result_cache.digest(data)).facts
 
-    cached, cached_project = result_cache.load(root, rebuild) if use_cache else ({}, None)
+    state = result_cache.load_all(root, rebuild) if use_cache else result_cache.EMPTY
+    listing = listings.Listing(state.listing, reuse=focus is not None)
+    skipped: list[tuple[str, str]] = []
+    files = discover(paths, root, config.exclude, skipped=skipped, listing=listing)
+    where = {relpath: (path, kind) for path, relpath, kind in files}
+    cached, cached_project = state.files, state.project
+    focus_rel = relative_to_root(focus, root) if focus is not None else None
     results: dict[str, FileResult] = {}
     for relpath, kind in skipped:
         results[relpath] = _unread(relpath, kind, not_checked(
             relpath, "a symbolic link to a file outside the checked folder (not followed)",
             "check the folder it points into, or name the file on the command line"))
     todo = []
-    hits = 0
+    hits = reread = 0
     read: dict[str, bytes] = {}  # parsed files' bytes, kept for the findings' statements (never read twice)
+    now = listings.now_ns()
+    stamps: dict[str, str] = {}  # relpath -> stamp of the file when the digest of its result was taken
     for path, relpath, kind in files:
+        previous = cached.get(relpath)
+        st = None
+        if focus_rel is not None and previous is not None and relpath != focus_rel:
+            known = state.stamps.get(relpath)
+            st = _stat(path)
+            if known is not None and st is not None and listings.stamp(st, now) == known:
+                results[relpath] = previous  # unchanged since its digest was taken: not read
+                hits += previous.parsed
+                stamps[relpath] = known
+                continue
+            reread += 1
         try:
+            st = st or os.stat(path)
             data = read_source(path)
         except _TooLarge as exc:
             size = exc.args[0]
@@ -320,8 +360,10 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
             results[relpath] = _unread(relpath, kind, Finding(
                 relpath, 0, 0, SYNTAX_ERROR.id, f"cannot read file: {exc.strerror}", SYNTAX_ERROR.severity))
             continue
+        stamp = listings.stamp(st, now)  # taken before reading: a later change shows as another stamp
+        if stamp is not None:
+            stamps[relpath] = stamp
         file_digest = result_cache.digest(data)
-        previous = cached.get(relpath)
         if previous is not None and previous.digest == file_digest:
             results[relpath] = previous
             hits += previous.parsed
@@ -343,8 +385,14 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache) -> CheckOutcom
         project_findings = cached_project[1]  # nothing any project rule reads has changed
     else:
         project_findings = _project_findings(project, enabled)
-    if use_cache and (todo or cached_project is None or cached_project[0] != key):
-        result_cache.save(root, results, (key, project_findings))
+    if focus_rel is not None:
+        worth_saving = (cached_project is None or any(item[1] != focus_rel for item in todo)
+                        or listing.relisted + reread > FOCUS_DRIFT)
+    else:
+        worth_saving = (todo or cached_project is None or cached_project[0] != key or listing.changed()
+                        or stamps != state.stamps)
+    if use_cache and worth_saving:
+        result_cache.save(root, results, (key, project_findings), listing.data, stamps)
     findings: list[Finding] = list(project_findings)
     for result in results.values():
         findings.extend(result.findings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,17 @@ def parse_patterns(text: str) -> list[_Pattern]:
     return patterns
 
 
+def read_ignore_file(folder: Path | str) -> tuple[bytes, os.stat_result] | None:
+    """The first MAX_FILE_BYTES of `folder`/.gitignore as (bytes, os.stat_result taken before reading),
+    or None when it cannot be read."""
+    try:
+        with open(os.path.join(folder, ".gitignore"), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            return fh.read(MAX_FILE_BYTES), st
+    except OSError:
+        return None
+
+
 class IgnoreRules:
     """The .gitignore patterns of one folder, matched against paths relative to that folder."""
 
@@ -149,13 +161,13 @@ class IgnoreRules:
 
     @classmethod
     def load(cls, folder: Path) -> "IgnoreRules | None":
-        file = folder / ".gitignore"
-        try:
-            with file.open("rb") as fh:
-                text = fh.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
-        except OSError:
-            return None
-        patterns = parse_patterns(text)
+        read = read_ignore_file(folder)
+        return cls.parse(folder, read[0]) if read is not None else None
+
+    @classmethod
+    def parse(cls, folder: Path, data: bytes) -> "IgnoreRules | None":
+        """The rules of a .gitignore's bytes (None when it holds no pattern)."""
+        patterns = parse_patterns(data.decode("utf-8", errors="replace"))
         return cls(folder, patterns) if patterns else None
 
     def match(self, rel: str, is_dir: bool) -> bool | None:
