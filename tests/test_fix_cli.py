@@ -157,7 +157,7 @@ def test_a_fix_adding_a_finding_or_breaking_compilation_is_undone(tmp_path, monk
     def check():
         return check_tree([root], root=root, config=Config(), enabled={"DBA106"}, jobs=1, use_cache=False)
 
-    for replacement, words in (("uuid.uuid1()", "would add DBA106"), ("await uuid", "would not compile")):
+    for replacement, words in (("datetime.now()", "would add DBA106"), ("await uuid", "would not compile")):
         def bad_fix(self, site, replacement=replacement):
             once = site.node(cst.Call)
             arg = next(a for a in site.ancestors(once) if isinstance(a, cst.Arg) and a.keyword is not None)

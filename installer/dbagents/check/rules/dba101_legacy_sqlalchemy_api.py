@@ -289,8 +289,8 @@ def _fix_query_get(site, call, cst):
             and len(call.args) == 1 and call.args[0].keyword is None and call.args[0].star == ""):
         return None  # Model.query.get(pk) (Flask-SQLAlchemy) does not say which session to use
     pin = project_pin(site.project)
-    if pin is not None and pin.version not in ("1.4", "1.x") and pin.major < 2:
-        return None  # Session.get() arrived in 1.4
+    if pin is not None and pin.version != "1.4" and pin.major < 2:
+        return None  # Session.get() arrived in 1.4 (a pin below 2 that does not say 1.4 may be older)
     model = query.args[0].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
     new = cst.Call(func=query.func.with_changes(attr=cst.Name("get")), args=[model, call.args[0]],
                    lpar=call.lpar, rpar=call.rpar)
@@ -298,8 +298,12 @@ def _fix_query_get(site, call, cst):
 
 
 def _fix_string_execute(site, call, cst):
+    from dbagents.check.fix.site import dotted
+
     if not call.args or call.args[0].keyword is not None or len(call.args) != 1:
         return None
+    if isinstance(call.func, cst.Attribute) and ENGINEISH.search(dotted(call.func.value)):
+        return None  # engine.execute() itself is gone in 2.0: text() alone would not make it run
     sql = call.args[0].value
     parts = sql.strings if isinstance(sql, cst.ConcatenatedString) else [sql]
     if not all(isinstance(p, cst.SimpleString) for p in _flat(parts, cst)):
