@@ -336,12 +336,10 @@ def installed_recorder(engine):
         engine.dispose()
 
 
-def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results():
-    """execute / executemany / no-parameter statements are all counted (dialect execute events); a lazy
-    load carries its origin to the statement; objects loaded while an earlier test was recorded are
-    never an N+1 of this one."""
-    from sqlalchemy import ForeignKey, Integer, create_engine, insert, select, text
-    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
+def authors_and_books():
+    """(engine, Author, Book): an empty in-memory SQLite database, Author.books a lazy collection."""
+    from sqlalchemy import ForeignKey, Integer, create_engine
+    from sqlalchemy.orm import DeclarativeBase, mapped_column, relationship
 
     class Base(DeclarativeBase):
         pass
@@ -358,6 +356,17 @@ def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results
 
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
+    return engine, Author, Book
+
+
+def test_recorder_counts_every_execution_path_and_groups_only_this_tests_results():
+    """execute / executemany / no-parameter statements are all counted (dialect execute events); a lazy
+    load carries its origin to the statement; objects loaded while an earlier test was recorded are
+    never an N+1 of this one."""
+    from sqlalchemy import insert, select, text
+    from sqlalchemy.orm import Session
+
+    engine, Author, Book = authors_and_books()
     with installed_recorder(engine) as recorder:
         log = recorder.start()
         with engine.begin() as conn:
@@ -472,3 +481,32 @@ def test_display_paths_are_relative_and_libraries_are_named_from_their_package(t
     (tmp_path / ".git").mkdir()
     (tmp_path / "backend").mkdir()
     assert repository_root(tmp_path / "backend") == tmp_path
+
+
+def test_a_lazy_load_finding_names_the_call_chain_of_the_result_it_counts():
+    """A site that first lazy-loads for one object (not an N+1) and later for a multi-row result from
+    another line: the finding's stack is the multi-row result's, not the first one seen there."""
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import Session
+
+    from dbagents.pytest_plugin.analysis import lazy_load_hits
+
+    def book_counts(authors):
+        return [len(author.books) for author in authors]
+
+    engine, Author, _Book = authors_and_books()
+    with engine.begin() as conn:
+        conn.execute(insert(Author), [{"id": 1}, {"id": 2}, {"id": 3}])
+    with installed_recorder(engine) as recorder:
+        with Session(engine) as session:
+            log = recorder.start()
+            alone_line = sys._getframe().f_lineno + 1
+            book_counts([session.get(Author, 1)])
+            many_line = sys._getframe().f_lineno + 1
+            book_counts(session.scalars(select(Author).where(Author.id > 1)).all())
+            recorder.stop()
+    hit, = lazy_load_hits(log, "t")
+    assert (hit["obj"], hit["count"]) == ("Author.books", 2)
+    callers = [line for filename, line in hit["stack"] if filename == __file__]
+    assert many_line in callers and alone_line not in callers
+    assert hit["loaded_by"]["line"] == many_line

@@ -28,7 +28,7 @@ def lazy_load_hits(log, nodeid: str) -> list[dict]:
             best[(attr, site)] = (len(owners), group)
     hits = []
     for (attr, site), (count, group) in best.items():
-        where = log.lazy_where.get((attr, site))
+        where = log.lazy_where.get((attr, site, group))
         loaded_site, statement = log.results.get(group, (None, None))
         hits.append(_hit(
             "DBA401", site, nodeid, attr, count,

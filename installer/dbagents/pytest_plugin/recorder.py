@@ -74,7 +74,7 @@ class TestLog:
     # number of the top-level query result that loaded the instance during this test (directly, or
     # through its eager or lazy loads); two or more owners in one group prove a multi-row result.
     lazy: dict[tuple, set] = field(default_factory=lambda: defaultdict(set))
-    lazy_where: dict[tuple, Where] = field(default_factory=dict)  # (Model.attr, site) -> first stack seen
+    lazy_where: dict[tuple, Where] = field(default_factory=dict)  # (Model.attr, site, group) -> first stack
     expired: set = field(default_factory=set)  # (Model.attr, site, group): eager-loaded, then expired
     # result number -> (site of the query, the ORM statement), for this test's top-level queries
     results: dict[int, tuple] = field(default_factory=dict)
@@ -225,7 +225,7 @@ class Recorder:
             owners = log.lazy.get(key)
             if owners is None:
                 owners = log.lazy[key] = set()
-                log.lazy_where.setdefault((attr, site), where)
+                log.lazy_where[key] = where  # the call chain of this result's loads, not another's
                 if self._eager_then_expired(path, group, log):
                     log.expired.add(key)
             owners.add(owner.identity_key)
