@@ -306,3 +306,28 @@ def test_hook_reports_what_check_only_files_reports_after_changes_elsewhere(tmp_
                       for f in json.loads(check.stdout)["findings"])
     got = sorted(line.split(" ", 2)[0] + " " + line.split(" ", 2)[1] for line in hook.stderr.splitlines()[1:-1])
     assert got == expected and any("DBA103" in line for line in got)
+
+
+# ------------------------------------------------------------------------------------------ what the hook loads
+
+
+@pytest.mark.parametrize("select, ignore", [([], []), (["DBA1"], []), ([], ["DBA105", "naive-datetime"]),
+                                            (["ALL"], ["DBA2"]), (["security"], [])])
+def test_the_hooks_rule_choice_is_checks_without_the_live_and_runtime_rules(select, ignore):
+    from dbagents.check.registry import static_rules
+
+    static = set(static_rules()) | {"DBA000"}
+    assert selected_ids([], select, ignore, static_only=True) == selected_ids([], select, ignore) & static
+
+
+def test_the_hook_imports_no_process_pool_nor_live_or_runtime_rules(tmp_path):
+    root = project(tmp_path)
+    payload = json.dumps({"hook_event_name": "PostToolUse", "tool_name": "Edit", "cwd": str(root),
+                          "tool_input": {"file_path": str(root / "app/customer.py")}})
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "dbagents", "hook"], cwd=root, input=payload,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 2), proc.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "dbagents.check.engine" in imported and "dbagents.check.facts.sql" in imported
+    unwanted = ("multiprocessing", "concurrent.futures", "dbagents.live", "dbagents.scratch", "dbagents.pytest_plugin")
+    assert not [name for name in imported if name.split(".")[0] in unwanted or name.startswith(unwanted)]

@@ -67,7 +67,7 @@ def check_file(path: Path, threshold, cwd: Path) -> tuple[list, Path]:
     root = project_root(config, here if here in real.parents else real.parent).resolve()
     scope = changed.named([path])
     config.in_progress = frozenset(scope.files)  # a revision Claude is editing is never "past"
-    enabled = selected_ids([], config.select, config.ignore)
+    enabled = selected_ids([], config.select, config.ignore, static_only=True)  # the static engine's rules
     outcome = check_tree([root], root=root, config=config, enabled=enabled, use_cache=config.cache, focus=path)
     adopted = adopt(list(outcome.findings), outcome, scope, root=root, config=config, enabled=enabled,
                     baseline_option=None, use_baseline=True)

@@ -380,7 +380,8 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache, focus) -> Chec
     # built from them) are the same whichever way a file's result was obtained.
     results = dict(sorted(results.items()))
     project = Project(root, config, results)
-    key = result_cache.project_key(results, enabled, config) if use_cache else ""
+    static = static_rules()  # the live and runtime ids in `enabled` change nothing here (the hook leaves them out)
+    key = result_cache.project_key(results, {r for r in enabled if r in static}, config) if use_cache else ""
     if cached_project is not None and cached_project[0] == key:
         project_findings = cached_project[1]  # nothing any project rule reads has changed
     else:

@@ -128,23 +128,28 @@ def check_patterns(patterns: list[str], source: str) -> None:
             raise InputError(f"{source}: {pat!r} matches no rule; run `dbagents rules` to list them")
 
 
-def selected_ids(groups: list[str], select: list[str], ignore: list[str]) -> set[str]:
-    """Rule ids enabled for this run (static and external alike)."""
+def selected_ids(groups: list[str], select: list[str], ignore: list[str], static_only: bool = False) -> set[str]:
+    """Rule ids enabled for this run (static and external alike; with `static_only`, the static engine's
+    alone, without importing the live, scratch and runtime rules: what the hook needs)."""
     for group in groups:
         if group not in GROUPS:
             raise InputError(f"unknown group {group!r}; use one of {', '.join(GROUPS)}")
+    if static_only:
+        names = {SYNTAX_ERROR.id: SYNTAX_ERROR.name, **{rid: cls.name for rid, cls in static_rules().items()}}
+    else:
+        names = {rid: info.name for rid, info in all_rule_infos().items()}
     chosen = set()
-    for rid, info in all_rule_infos().items():
+    for rid, name in names.items():
         in_group = not groups or any(g in groups_of(rid) for g in groups) or rid == "DBA000"
         if not in_group:
             continue
         cls = static_rules().get(rid)
         if select:
-            if not _matches(rid, info.name, select) and rid != "DBA000":
+            if not _matches(rid, name, select) and rid != "DBA000":
                 continue
         elif cls is not None and not cls.default_enabled:
             continue
-        if _matches(rid, info.name, ignore):
+        if _matches(rid, name, ignore):
             continue
         chosen.add(rid)
     return chosen
