@@ -27,6 +27,17 @@ def all_names(session, ids):
     return [name_of(session, user_id) for user_id in ids]  # HANDLER_LOOP
 
 
+def posts_of(session, user_ids):
+    return [session.execute(text("SELECT id FROM posts WHERE user_id = :id"), {"id": user_id}).all()
+            for user_id in user_ids]  # POSTS_LOOP
+
+
+def notify(session, channels):
+    for channel in channels:  # CHANNELS
+        if channel == "db":
+            session.execute(text("SELECT name FROM users WHERE id = 1"))  # ONCE_PER_CALL
+
+
 def user_with_posts(session, user_id):
     query = select(User).where(User.id == user_id).options(selectinload(User.posts))
     return session.scalars(query).one()  # EAGER
@@ -83,8 +94,8 @@ def serve(handler, *args):
 TESTS = '''
 from sqlalchemy import inspect
 
-from app import (add_posts, all_names, commit_each, create_and_drop, describe_tables, name_of, savepoints,
-                 users_with_posts)
+from app import (add_posts, all_names, commit_each, create_and_drop, describe_tables, name_of, notify,
+                 posts_of, savepoints, users_with_posts)
 from testclient.client import serve
 
 
@@ -125,6 +136,18 @@ def test_a_loop_in_the_handler(engine):
             return all_names(session, ids)
 
     assert len(serve(handler, [1, 2, 3, 1, 2, 3])) == 6  # REQUEST
+
+
+def test_the_tests_loop_around_a_loop_that_runs_it_once(session):
+    for user_id in [1, 2, 3, 1, 2, 3]:
+        name_of(session, user_id)
+        notify(session, ["db", "mail"])  # TEST_LOOP_ONCE
+
+
+def test_the_tests_loop_around_a_loop_that_repeats_it(session):
+    for user_id in [1, 2]:  # TEST_LOOP_AROUND
+        name_of(session, user_id)
+        posts_of(session, [1, 2, 3])  # REPEATS_EACH_CALL
 
 
 def test_a_loop_of_queries_with_eager_loads(session):
@@ -179,8 +202,9 @@ def loop_run(request, tmp_path_factory):
 def test_only_the_loops_fail(loop_run):
     done, _report = loop_run
     tail = done.stdout[-4000:] + done.stderr[-2000:]
-    assert "3 failed, 7 passed" in done.stdout, tail
+    assert "4 failed, 8 passed" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_commit_in_a_loop" in done.stdout, tail
+    assert "FAILED test_loops.py::test_the_tests_loop_around_a_loop_that_repeats_it" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_loop_in_the_handler" in done.stdout, tail
     assert "FAILED test_loops.py::test_a_loop_of_queries_with_eager_loads" in done.stdout, tail
 
@@ -204,6 +228,18 @@ def test_the_findings_are_the_loops_at_the_project_line(loop_run):
     assert finding["loops"][0] == {"path": "app.py", "line": line_of(APP, "HANDLER_LOOP")}
     # the request ran in a worker thread: the test thread's line is part of its call site
     assert finding["stack"][-1] == {"path": "test_loops.py", "line": line_of(TESTS, "REQUEST")}
+
+
+def test_a_project_loop_repeated_by_the_tests_loop_must_repeat_by_itself(loop_run):
+    """The test calls a project loop six times and that loop runs the statement once per call: the six
+    come from the test's loop, not a finding. A project loop that runs it three times per call is."""
+    _done, report = loop_run
+    assert findings_of(report, "test_the_tests_loop_around_a_loop_that_runs_it_once") == []
+    finding, = findings_of(report, "test_the_tests_loop_around_a_loop_that_repeats_it")
+    assert (finding["path"], finding["line"], finding["count"]) == ("app.py", line_of(APP, "POSTS_LOOP") - 1, 6)
+    assert finding["statement"] == "SELECT id FROM posts WHERE user_id = ?"
+    assert finding["loops"] == [{"path": "app.py", "line": line_of(APP, "POSTS_LOOP") - 1},
+                                {"path": "test_loops.py", "line": line_of(TESTS, "TEST_LOOP_AROUND")}]
 
 
 def test_a_querys_eager_loads_are_not_findings_of_their_own(loop_run):
@@ -296,3 +332,22 @@ def test_reading_a_loop_adds_no_warning_of_the_users_file(tmp_path, action):
         loops = find_loops([(str(source), 4)])
     assert loops == [(str(source), 3)]
     assert [str(w.message) for w in seen] == []
+
+
+def test_a_pass_ends_at_a_statement_outside_the_loops_frame():
+    """One pass of a project loop (lines 3-5 of app.py, called from test.py:20): statements below that
+    frame stay in it; one run elsewhere ends it; one with no project frame or a stack cut short cannot
+    tell and ends nothing."""
+    from dbagents.pytest_plugin.analysis import _largest_pass
+    from dbagents.pytest_plugin.frames import MAX_STACK
+
+    stack = (("app.py", 4), ("test.py", 20))
+    query = ("SELECT 1", stack)
+    inside = ("SELECT 2", (("db.py", 7), ("app.py", 5), ("test.py", 20)))
+    outside = ("SELECT 3", (("app.py", 9), ("test.py", 20)))
+    next_call = ("SELECT 4", (("app.py", 4), ("test.py", 21)))
+    no_frame = ("SELECT 5", ())
+    cut_short = ("SELECT 6", tuple(("deep.py", n) for n in range(MAX_STACK)))
+    order = [query, inside, query, no_frame, query, cut_short, query, outside, query, query, next_call, query]
+    assert _largest_pass(order, {query}, stack, (0, "app.py", 3, 5)) == 4
+    assert _largest_pass(order, {query}, stack, (0, "app.py", 3, 4)) == 3  # line 5 is then outside the loop

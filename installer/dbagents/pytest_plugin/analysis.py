@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from dbagents.pytest_plugin.loops import find_loops, is_test_code
+from dbagents.pytest_plugin.frames import MAX_STACK
+from dbagents.pytest_plugin.loops import find_loops, is_test_code, loop_frames
 from dbagents.pytest_plugin.sqlnorm import is_transaction_control, normalize_sql
 
 
@@ -45,28 +46,72 @@ def repeated_statement_hits(log, nodeid: str, threshold: int, test_file: str = "
     """DBA402: one normalized statement run `threshold` or more times from one project call site (the
     same chain of project frames and lines: a loop or a comprehension, not separate calls). A loop in
     test code (the test seeding data, or calling an endpoint N times) is the test's own repetition and
-    is not reported."""
+    is not reported; when it calls a project loop, that loop must reach `threshold` in one pass."""
     if threshold <= 0:
         return []
+    rootdir = rootdir or os.path.dirname(test_file)
     totals: dict[tuple, int] = defaultdict(int)
+    members: dict[tuple, set] = defaultdict(set)  # (fingerprint, stack) -> the recorded texts behind it
     touched: dict[tuple, object] = {}
     for (statement, stack), count in log.repeats.items():
         if not stack:
             continue  # no project frame ran it: not the project's loop
         key = (normalize_sql(statement), stack)
         totals[key] += count
+        members[key].add((statement, stack))
         touched.setdefault(key, log.repeat_touched.get((statement, stack)))
     hits = []
     for (norm, stack), total in totals.items():
         if total < threshold:
             continue
         loops = find_loops(stack)
-        if loops and test_file and is_test_code(loops[0][0], test_file, rootdir or os.path.dirname(test_file)):
+        if loops and test_file and is_test_code(loops[0][0], test_file, rootdir):
             continue
+        one_pass = _pass_frame(stack, test_file, rootdir) if loops and test_file else None
+        if one_pass is not None and _largest_pass(log.order, members[(norm, stack)], stack, one_pass) < threshold:
+            continue  # the test's loop repeated a project loop that runs it fewer times per call
         library = touched.get((norm, stack))
         hits.append(_hit("DBA402", stack[0], nodeid, norm, total, norm, stack=_sites(stack),
                          touched=list(library) if library else None, loops=_sites(loops)))
     return hits
+
+
+def _pass_frame(stack, test_file: str, rootdir: str):
+    """When a loop in test code encloses the project's loops: the outermost project frame inside a loop
+    below it (one call of that frame's loop is one pass of the project's own repetition). Else None."""
+    candidate = None
+    for frame in loop_frames(stack):
+        if is_test_code(frame[1], test_file, rootdir):
+            return candidate
+        candidate = frame
+    return None
+
+
+def _largest_pass(order, members: set, stack: tuple, frame) -> int:
+    """The most executions of one statement within one pass of the loop in `frame` (index, file, first
+    and last line of the loop). A pass ends when a statement runs outside that loop's frame: one whose
+    stack does not have that file at a line of the loop below the same outer frames. A statement with no
+    project frame or a stack cut short at MAX_STACK cannot tell and ends nothing; so do passes with no
+    statement between them, which then count as one."""
+    index, filename, first, last = frame
+    outer = stack[index + 1:]
+    depth = len(outer)
+    best = current = 0
+    for key in order:
+        if key in members:
+            current += 1
+            best = max(best, current)
+            continue
+        frames = key[1]
+        size = len(frames)
+        if size > depth:
+            loop_file, line = frames[size - depth - 1]
+            if loop_file == filename and first <= line <= last and frames[size - depth:] == outer:
+                continue  # inside the same pass
+        if not frames or size >= MAX_STACK:
+            continue
+        current = 0
+    return best
 
 
 def counted_statements(log) -> list[str]:

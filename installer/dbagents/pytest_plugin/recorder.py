@@ -70,6 +70,7 @@ class TestLog:
     repeats: dict[tuple[str, tuple], int] = field(default_factory=dict)
     repeat_touched: dict[tuple[str, tuple], Site | None] = field(default_factory=dict)
     repeat_flush: dict[tuple[str, tuple], int] = field(default_factory=dict)  # the flush that last sent it
+    order: list[tuple[str, tuple]] = field(default_factory=list)  # the counted executions, in the order run
     # (Model.attr, site, group) -> identity keys of the instances lazy-loaded there. The group is the
     # number of the top-level query result that loaded the instance during this test (directly, or
     # through its eager or lazy loads); two or more owners in one group prove a multi-row result.
@@ -174,8 +175,10 @@ class Recorder:
         if seen is None:
             log.repeats[key] = 1
             log.repeat_touched[key] = where.touched
+            log.order.append(key)
         elif not self._flush or log.repeat_flush.get(key) != self._flush:
             log.repeats[key] = seen + 1
+            log.order.append(key)
         if self._flush:
             log.repeat_flush[key] = self._flush
 

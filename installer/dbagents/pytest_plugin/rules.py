@@ -72,7 +72,9 @@ and are not counted apart from it; a statement that one flush sends once per row
 work) counts once for that flush. The finding names the loop (the innermost project frame whose
 line sits in a `for`/`while` loop or a comprehension). A loop in test code (the test's module, a
 `conftest.py`, `test_*.py`/`*_test.py` files, a `tests/` folder) is the test's own repetition, seeding data
-or calling an endpoint N times, and is not reported. Never counted: transaction control and savepoints, DDL
+or calling an endpoint N times, and is not reported; when such a loop calls a project loop, that loop is
+reported only if it runs the statement N times in one pass (one call), not N times over the test's
+iterations. Never counted: transaction control and savepoints, DDL
 (`CREATE`, `ALTER`, `DROP`, ...), settings (`SET`, `SHOW`, `PRAGMA`) and schema reflection
 (`information_schema`, `pg_catalog`, `sqlite_master`, as `inspect()` and Alembic send them), and
 Alembic's `alembic_version` updates.
