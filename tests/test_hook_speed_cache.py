@@ -149,7 +149,7 @@ def test_a_change_in_the_tree_is_noticed(tmp_path, settled, change):
     got, skipped, second = walk(root, first.data)
     assert (got, skipped) == expected
     assert second.changed()
-    again, _, third = walk(root, second.data)  # the new records hold in their turn
+    again, _, _ = walk(root, second.data)  # the new records hold in their turn
     assert again == expected[0]
 
 

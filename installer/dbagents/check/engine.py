@@ -224,7 +224,7 @@ def _screen_batch(batch):
 
 
 def _pool_context():
-    import multiprocessing  # here, not at the top: a one-file run (the hook) never starts a pool
+    import multiprocessing  # not at the top: a one-file run (the hook) never starts a pool
 
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
@@ -234,7 +234,7 @@ def _pool_context():
 def _run_workers(todo: list, jobs: int) -> list[FileResult]:
     if jobs <= 1 or len(todo) < PARALLEL_MIN_FILES:
         return [screen(*item) for item in todo]
-    from concurrent.futures import ProcessPoolExecutor  # here, not at the top, like multiprocessing
+    from concurrent.futures import ProcessPoolExecutor  # not at the top: a one-file run needs no pool
 
     # Big files first, dealt round-robin into batches so workers finish together.
     todo = sorted(todo, key=lambda item: -len(item[3]))
