@@ -28,7 +28,9 @@ class Scope(ValueScope):
         for call in of_type(node, ast.Call):
             func = call.func
             name = func.attr if func.__class__ is ast.Attribute else (func.id if func.__class__ is ast.Name else "")
-            if name in SINK_NAMES or name in aliases or name in known.wrappers or name in known.private:
+            if name in SINK_NAMES or name in aliases or name in known.wrappers:
+                return True
+            if name in known.private and self.imports.follow_private:
                 return True  # a private callee's calls are walked too: its parameters may be constants
         return False
 

@@ -110,8 +110,13 @@ def extract(src: SourceFile) -> SqlFacts | None:
     facts = SqlFacts()
     imports = SqlImports.of(src.tree)
     imports.known = survey(src.tree, src.relpath)
+    imports.follow_private = False  # most files build no SQL: skip bodies that only call private helpers
     Scope(facts, consts, collections, imports).run(src.tree.body)
     if any(s.how != "literal_binds" for s in facts.sinks):  # look again, knowing the file's constant helpers
+        imports.follow_private = True  # now the calls into private callees matter (constant arguments)
+        imports.known.calls.clear()
+        facts = SqlFacts()
+        Scope(facts, consts, collections, imports).run(src.tree.body)
         _const_helpers(src.tree, consts, collections, imports)
         for _ in range(3):  # constant parameters feed constant arguments of further private callees
             before = dict(imports.known.const_params)
