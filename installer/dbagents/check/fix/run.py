@@ -16,6 +16,7 @@ from dbagents.check.project import Project
 from dbagents.check.project_settings import apply_settings, is_migration_rule
 from dbagents.check.registry import static_rules
 from dbagents.check.roles import apply_context
+from dbagents.check.rule import ModuleRule
 from dbagents.findings import Finding
 
 MAX_PASSES = 4
@@ -207,13 +208,32 @@ def _keep_trusted(tree: _Tree, outcome: CheckOutcome, edits: dict[str, list[Edit
         added = Counter(_key(f) for f in after.findings) - before
         if not added or not tree.texts:
             return after
-        blamed = {path for path, _, _ in added if path in tree.texts} or set(tree.texts)
-        for relpath in sorted(blamed):
-            what = next((f"{rule} {message}" for path, rule, message in added if path == relpath),
-                        "a finding elsewhere")
+        for relpath, what in sorted(_blame(added, tree, edits).items()):
             notes.append(f"{relpath}: not fixed: the fixed file would add {what}")
             tree.set(relpath, None)
             edits.pop(relpath, None)
+
+
+def _blame(added: Counter, tree: _Tree, edits: dict[str, list[Edit]]) -> dict[str, str]:
+    """The changed files to undo for the added findings, with what each would add. First the files whose schema
+    change a finding names (a key made bigint leaves an int4 foreign key to it elsewhere), then the file a finding
+    sits in, then the files with cross-file (project rule) fixes, and only then every changed file."""
+    blamed: dict[str, str] = {}
+    for path, rule, message in added:
+        what = f"{rule} {message}" + (f" in {path}" if path else "")
+        for relpath, file_edits in edits.items():
+            if relpath in tree.texts and any(re.search(rf"(?<![\w.]){re.escape(c.table)}\.", message)
+                                             for e in file_edits for c in e.changes):
+                blamed.setdefault(relpath, what)
+    if blamed:
+        return blamed
+    blamed = {path: f"{rule} {message}" for path, rule, message in added if path in tree.texts}
+    if blamed:
+        return blamed
+    rules = static_rules()
+    cross_file = {relpath for relpath, file_edits in edits.items() if relpath in tree.texts and any(
+        e.finding is not None and not issubclass(rules[e.finding.rule_id], ModuleRule) for e in file_edits)}
+    return {relpath: "a finding elsewhere" for relpath in (cross_file or set(tree.texts))}
 
 
 __all__ = ["FileFix", "FixRun", "run_fixes"]
