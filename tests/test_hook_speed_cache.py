@@ -331,3 +331,19 @@ def test_the_hook_imports_no_process_pool_nor_live_or_runtime_rules(tmp_path):
     assert "dbagents.check.engine" in imported and "dbagents.check.facts.sql" in imported
     unwanted = ("multiprocessing", "concurrent.futures", "dbagents.live", "dbagents.scratch", "dbagents.pytest_plugin")
     assert not [name for name in imported if name.split(".")[0] in unwanted or name.startswith(unwanted)]
+
+
+def test_project_rules_are_not_run_again_for_an_edit_of_a_file_without_facts(tmp_path, monkeypatch):
+    root = project(tmp_path)
+    _write(root / "app/api.py", "from sqlalchemy import select\n\n\ndef names(session):\n    return 1\n")
+    run(root)
+    calls = []
+    real = engine._project_findings
+    monkeypatch.setattr(engine, "_project_findings", lambda *a: calls.append(1) or real(*a))
+    (root / "app/api.py").write_text("from sqlalchemy import select\n\n\ndef names(session):\n    return 2\n")
+    assert run(root, root / "app/api.py") == run(root, use_cache=False)
+    assert len(calls) == 1  # the run without a cache; the hook's run reused the project rules' findings
+    (root / "app/order.py").write_text(ORDER.replace("customer: Mapped", "buyer: Mapped"))
+    calls.clear()
+    assert run(root, root / "app/order.py") == run(root, use_cache=False)
+    assert len(calls) == 2

@@ -76,10 +76,13 @@ def digest(data: bytes) -> str:
 
 
 def project_key(results: dict, enabled: set[str], config) -> str:
-    """What project-wide rules read: every file's digest (so its facts), the enabled rules and the settings."""
+    """What project-wide rules read: every file's facts (its digest stands for them), the enabled rules and the
+    settings. A file without facts counts by its path, kind and parse alone: project rules see nothing else of
+    it (and no finding of theirs can point into it), so editing it leaves their findings as they were."""
     h = hashlib.blake2b(digest_size=20)
     for relpath, result in sorted(results.items()):
-        h.update(f"{relpath}\0{result.digest}\0{result.parsed}\n".encode())
+        digest = result.digest if result.facts else ""
+        h.update(f"{relpath}\0{result.kind}\0{digest}\0{result.parsed}\n".encode())
     h.update(repr(sorted(enabled)).encode())
     h.update(repr(config).encode())
     return h.hexdigest()
