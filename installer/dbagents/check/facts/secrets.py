@@ -26,10 +26,11 @@ TRIGGERS = ("validates", ".setter", "token", "secret", "random", "otp", "uuid", 
 HASHING = re.compile(r"hash|crypt|argon|pbkdf|scrypt|digest|hmac|(^|_)sign(_|$)|make_password", re.IGNORECASE)
 GENERATOR = re.compile(r"token_(hex|urlsafe|bytes)|generate_\w*(token|key|secret)|random_base32|random_hex|urandom|"
                        r"random_string|get_random|uuid[14]|gen_\w*(token|key|secret)", re.IGNORECASE)
-GENERATOR_HINTS = ("token_", "generate_", "random", "urandom", "uuid", "gen_", "Generate", "Random")
+GENERATOR_HINTS = ("token_", "generate_", "random", "urandom", "uuid1", "uuid4", "gen_", "Generate", "Random")
 HASHING_HINTS = ("hash", "Hash", "crypt", "Crypt", "argon", "pbkdf", "digest", "hmac", "sign", "make_password")
 VALUE_KINDS = {ast.Call, ast.Lambda, ast.Await}
 COLUMN_CALLS = {"Column", "mapped_column", "Field", "column_property"}
+DEFAULT_KEYWORDS = ("default", "default_factory", "insert_default")
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -117,11 +118,6 @@ def extract(src: SourceFile) -> dict | None:
     text = src.text  # a cheap first look (substrings, no regex over the whole file): most files do neither
     generating = any(k in text for k in GENERATOR_HINTS)
     hashing = any(k in text for k in HASHING_HINTS)
-    for call in of_type(src.tree, ast.Call) if generating else ():
-        if _name(call) in COLUMN_CALLS:
-            for kw in call.keywords:
-                if kw.arg in ("default", "default_factory", "insert_default") and _generates(kw.value):
-                    raw_lines.extend(range(call.lineno, (call.end_lineno or call.lineno) + 1))
     raw_attrs: list[str] = []
     hashed_attrs: list[list[str]] = []
     for node in of_type(src.tree, ast.Assign) if generating or hashing else ():
@@ -134,16 +130,21 @@ def extract(src: SourceFile) -> dict | None:
             raw_attrs.extend(t.attr for t in targets)
         elif _hashed_value(node.value):
             hashed_attrs.extend([_name(t.value).lower(), t.attr] for t in targets)
-    for call in of_type(src.tree, ast.Call) if generating or hashing else ():  # Model(api_key=token_hex(32))
-        if not call.keywords or _name(call) in COLUMN_CALLS:
+    for call in of_type(src.tree, ast.Call) if generating or hashing else ():
+        if not call.keywords:
             continue
-        for kw in call.keywords:
+        callee = _name(call)
+        if callee in COLUMN_CALLS:  # a column whose default generates a token holds it raw
+            if generating and any(kw.arg in DEFAULT_KEYWORDS and _generates(kw.value) for kw in call.keywords):
+                raw_lines.extend(range(call.lineno, (call.end_lineno or call.lineno) + 1))
+            continue
+        for kw in call.keywords:  # Model(api_key=token_hex(32))
             if kw.value.__class__ not in VALUE_KINDS or not kw.arg or not secret_named(kw.arg):
                 continue
-            if kw.arg and _generates(kw.value):
+            if _generates(kw.value):
                 raw_attrs.append(kw.arg)
-            elif kw.arg and _hashed_value(kw.value):
-                hashed_attrs.append([_name(call).lower(), kw.arg])
+            elif _hashed_value(kw.value):
+                hashed_attrs.append([callee.lower(), kw.arg])
     if not (hashed or raw_lines or raw_attrs or hashed_attrs):
         return None
     return {"hashed": hashed, "raw_lines": sorted(set(raw_lines)), "raw_attrs": sorted(set(raw_attrs)),
