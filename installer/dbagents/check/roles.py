@@ -21,6 +21,7 @@ from dbagents.check.facts.dialect_guards import KEY as GUARDS
 from dbagents.check.facts.dialect_guards import in_guarded
 from dbagents.check.project_settings import is_migration_rule
 from dbagents.findings import Finding, Severity
+from dbagents.check.rules.dba102_legacy_declarative_style import MESSAGES as DBA102_MESSAGES
 
 # Rule -> role -> "off" | "info". Why each cell:
 # - test/bench: SQL built from test values, models and sessions that only exist for a test, a filter or a loop in a
@@ -37,6 +38,7 @@ from dbagents.findings import Finding, Severity
 _TESTS = {"test": "off", "bench": "off"}
 _PAST = {"past-revision": "off"}
 _ONCE = {"revision": "info"}
+BACKREF = DBA102_MESSAGES["backref"]  # DBA102's one finding a 1.x project can act on (back_populates exists there)
 POLICY: dict[str, dict[str, str]] = {
     "DBA101": dict(_PAST),
     "DBA108": dict(_TESTS),
@@ -52,7 +54,6 @@ POLICY: dict[str, dict[str, str]] = {
 }
 ROLE_WORDS = {"test": "test files", "bench": "benchmarks", "script": "one-off scripts and CLI commands",
               "revision": "recent Alembic revisions", "past-revision": "past Alembic revisions"}
-BACKREF = "relationship(backref=...)"  # DBA102's one finding a 1.x project can act on (back_populates exists there)
 # Rules whose claim is about PostgreSQL itself (locks, types, limits): not judged in another dialect's branch.
 POSTGRES_ONLY = frozenset({"DBA105", "DBA108", "DBA109", "DBA201", "DBA202", "DBA203", "DBA204", "DBA205", "DBA206",
                            "DBA207", "DBA208", "DBA209", "DBA211", "DBA216", "DBA217", "DBA218", "DBA219"})
@@ -108,7 +109,7 @@ def _upgrade_work(findings: list[Finding], project) -> list[Finding]:
     removed = [f for f in findings if f.rule_id == "DBA101" and f.severity == Severity.ERROR]
     # DBA102 keeps only what 1.x can do today (back_populates for backref=): Mapped[]/mapped_column(),
     # DeclarativeBase and WriteOnlyMapped need 2.0, and 2.0 still runs the old style.
-    style = {f for f in findings if f.rule_id == "DBA102" and not f.message.startswith(BACKREF)}
+    style = {f for f in findings if f.rule_id == "DBA102" and f.message != BACKREF}
     if not removed and not style:
         return findings
     pin = project_pin(project)
