@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
+from dbagents.check.fix.imports import add_imports
 from dbagents.check.fix.site import Edit, FileView, FixSite
 from dbagents.findings import Finding
 
@@ -18,6 +17,7 @@ class FilePass:
     text: str  # the file after this pass (unchanged when no edit applied)
     edits: list[Edit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    declined: list[Finding] = field(default_factory=list)  # findings whose rule made no edit (asked once per run)
 
 
 class _Replace(cst.CSTTransformer):
@@ -45,28 +45,28 @@ def fix_file(relpath: str, text: str, findings: list[Finding], project, rules: d
         return FilePass(text, notes=[f"{relpath}:{exc.raw_line}: not fixed: libcst cannot parse this file"])
     edits: list[Edit] = []
     notes: list[str] = []
+    declined: list[Finding] = []
     for finding in sorted(findings):
         try:
             edit = rules[finding.rule_id].fix(FixSite(view, finding))
         except Exception as exc:  # a fix that fails leaves its finding as it is; the run goes on
             notes.append(f"{relpath}:{finding.line}: {finding.rule_id} fix not applied ({type(exc).__name__}: {exc})")
-            continue
-        if edit is not None:
+            edit = None
+        if edit is None:
+            declined.append(finding)
+        else:
             edits.append(edit)
     chosen: list[Edit] = []
     for edit in sorted(edits, key=lambda e: (_size(e), e.span)):
         if not any(_overlaps(edit.span, c.span) for c in chosen):
             chosen.append(edit)
     if not chosen:
-        return FilePass(text, notes=notes)
+        return FilePass(text, notes=notes, declined=declined)
     module = view.module.visit(_Replace(chosen))
     imports = sorted({pair for e in chosen for pair in e.imports})
     if imports:
-        context = CodemodContext()
-        for module_name, name in imports:
-            AddImportsVisitor.add_needed_import(context, module_name, name)
-        module = AddImportsVisitor(context).transform_module(module)
-    return FilePass(module.code, sorted(chosen, key=lambda e: e.span), notes)
+        module = add_imports(module, imports)
+    return FilePass(module.code, sorted(chosen, key=lambda e: e.span), notes, declined)
 
 
 def _size(edit: Edit) -> tuple[int, int]:

@@ -78,6 +78,7 @@ class _Tree:
         self.enabled = enabled
         self.results = dict(outcome.project.files)
         self.texts: dict[str, str] = {}
+        self._checked: CheckOutcome | None = None  # the last check, until a text changes
 
     def text(self, relpath: str) -> str:
         if relpath in self.texts:
@@ -89,6 +90,7 @@ class _Tree:
 
     def set(self, relpath: str, text: str | None) -> None:
         """New text for a file (None: back to what is on disk)."""
+        self._checked = None
         if text is None:
             self.texts.pop(relpath, None)
             self.results[relpath] = self.base.project.files[relpath]
@@ -99,6 +101,11 @@ class _Tree:
         self.results[relpath] = analyze(self.root / relpath, relpath, kind, data, result_cache.digest(data))
 
     def check(self) -> CheckOutcome:
+        if self._checked is None:
+            self._checked = self._check()
+        return self._checked
+
+    def _check(self) -> CheckOutcome:
         project = Project(self.root, self.config, dict(sorted(self.results.items())))
         findings = list(_project_findings(project, self.enabled))
         for result in project.files.values():
@@ -125,11 +132,13 @@ def run_fixes(outcome: CheckOutcome, reported: list[Finding], *, enabled: set[st
     notes: list[str] = [note for note in skip.values() if note]
     past = _past_revisions(outcome.project)
     edits: dict[str, list[Edit]] = {}
+    declined: set[tuple[str, str, str]] = set()  # a finding whose fix said no is not asked again
     current, project = reported, outcome.project
     for _ in range(MAX_PASSES):
         todo: dict[str, list[Finding]] = {}
         for f in current:
-            if f.rule_id in rules and f.path in paths and f.path not in skip and _key(f) not in hidden:
+            if (f.rule_id in rules and f.path in paths and f.path not in skip and _key(f) not in hidden
+                    and _key(f) not in declined):
                 if is_migration_rule(f.rule_id) and f.path in past:
                     continue  # a shipped revision is never rewritten
                 todo.setdefault(f.path, []).append(f)
@@ -138,6 +147,7 @@ def run_fixes(outcome: CheckOutcome, reported: list[Finding], *, enabled: set[st
             before = tree.text(relpath)
             step = fix_file(relpath, before, found, project, rules, outcome.sources)
             notes.extend(step.notes)
+            declined.update(_key(f) for f in step.declined)
             if step.text == before:
                 continue
             problem = _compile_problem(step.text, relpath)
