@@ -510,3 +510,18 @@ def test_a_lazy_load_finding_names_the_call_chain_of_the_result_it_counts():
     callers = [line for filename, line in hit["stack"] if filename == __file__]
     assert many_line in callers and alone_line not in callers
     assert hit["loaded_by"]["line"] == many_line
+
+
+def test_a_merged_finding_names_the_places_of_its_worst_test():
+    """The count of a finding is its worst test's; the stack, loading query and loops shown with it are
+    that test's too, not those of whichever test happened to run first."""
+    from dbagents.pytest_plugin.report import merge
+
+    def hit(nodeid, count, caller):
+        return {"rule": "DBA401", "file": "/p/app.py", "line": 9, "obj": "User.posts", "count": count,
+                "nodeid": nodeid, "stack": [["/p/app.py", 9], ["/p/test_app.py", caller]],
+                "loaded_by": {"file": "/p/app.py", "line": caller, "statement": "SELECT"}, "touched": None}
+
+    merged, = merge([hit("t::first", 2, 10), hit("t::worst", 5, 20), hit("t::third", 3, 30)])
+    assert merged.count == 5 and merged.tests == {"t::first": 2, "t::worst": 5, "t::third": 3}
+    assert merged.stack[-1] == ["/p/test_app.py", 20] and merged.loaded_by["line"] == 20

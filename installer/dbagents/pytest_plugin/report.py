@@ -67,11 +67,11 @@ def merge(hits: list[dict]) -> list[Merged]:
         key = (hit["rule"], hit["file"], hit["line"], hit["obj"])
         merged = groups.get(key)
         if merged is None:
-            merged = groups[key] = Merged(
-                hit["rule"], hit["file"], hit["line"], hit["obj"], budget=hit.get("budget"),
-                statement=hit["obj"] if hit["rule"] == "DBA402" else "", stack=hit.get("stack") or [],
-                touched=hit.get("touched"), loaded_by=hit.get("loaded_by"), loops=hit.get("loops") or [],
-            )
+            merged = groups[key] = Merged(hit["rule"], hit["file"], hit["line"], hit["obj"], budget=hit.get("budget"),
+                                          statement=hit["obj"] if hit["rule"] == "DBA402" else "")
+        if hit["count"] > merged.count:  # the places named are those of the worst test, as its count is
+            merged.stack, merged.touched = hit.get("stack") or [], hit.get("touched")
+            merged.loaded_by, merged.loops = hit.get("loaded_by"), hit.get("loops") or []
         merged.count = max(merged.count, hit["count"])
         merged.tests[hit["nodeid"]] = max(merged.tests.get(hit["nodeid"], 0), hit["count"])
         merged.failed = merged.failed or hit.get("failed", False)
