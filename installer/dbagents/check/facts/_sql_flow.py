@@ -30,7 +30,7 @@ class Scope(ValueScope):
             name = func.attr if func.__class__ is ast.Attribute else (func.id if func.__class__ is ast.Name else "")
             if name in SINK_NAMES or name in aliases or name in known.wrappers:
                 return True
-            if name in known.private and self.imports.follow_private:
+            if name in known.private:  # filled only once following them matters (sql.extract)
                 return True  # a private callee's calls are walked too: its parameters may be constants
         return False
 

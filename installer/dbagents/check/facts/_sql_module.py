@@ -48,7 +48,7 @@ def _base_name(node: ast.AST) -> str:
 
 
 def survey(tree: ast.Module, relpath: str) -> ModuleKnowledge:
-    """Classes, Enum spans, private callees and SQL wrappers of one file (constant helpers come later)."""
+    """Classes, Enum spans and SQL wrappers of one file (private callees and constant helpers come later)."""
     known = ModuleKnowledge()
     for node in of_type(tree, ast.ClassDef):
         known.classes.add(node.name)
@@ -70,9 +70,20 @@ def survey(tree: ast.Module, relpath: str) -> ModuleKnowledge:
             name = alias.asname or alias.name
             if name[:1].isupper() and not name.isupper():
                 known.classes.add(name)
+    _find_wrappers(tree, known, _methods(tree))
+    return known
+
+
+def _methods(tree: ast.Module) -> set[int]:
+    return {id(f) for c in of_type(tree, ast.ClassDef) for f in c.body if isinstance(f, _FUNCS)}
+
+
+def find_private(known: ModuleKnowledge, tree: ast.Module, relpath: str) -> None:
+    """Fill `known.private`: only needed once a dynamic string reached a sink (their constant arguments can
+    clear it), so the first pass goes without."""
     revision = "/versions/" in f"/{relpath}"
     funcs = of_type(tree, *_FUNCS)
-    methods = {id(f) for c in of_type(tree, ast.ClassDef) for f in c.body if isinstance(f, _FUNCS)}
+    methods = _methods(tree)
     nested = {id(f) for outer in funcs for f in of_type(outer, *_FUNCS) if f is not outer}
     defined: dict[str, int] = {}
     for fn in funcs:
@@ -83,8 +94,6 @@ def survey(tree: ast.Module, relpath: str) -> ModuleKnowledge:
     for fn in funcs:
         if fn.name in candidates and fn.name not in handed_out:
             known.private[fn.name] = _params(fn, id(fn) in methods)
-    _find_wrappers(tree, known, methods)
-    return known
 
 
 def _referenced_not_called(tree: ast.Module, names: set[str]) -> set[str]:

@@ -122,9 +122,6 @@ class SqlImports:
     functions: dict[str, str] = field(default_factory=dict)  # local name -> sqlalchemy name (text as sql_text)
     modules: set[str] = field(default_factory=lambda: {"db"})  # import sqlalchemy as sa; Flask-SQLAlchemy's db
     known: ModuleKnowledge = field(default_factory=ModuleKnowledge)  # the file's own helpers, classes, wrappers
-    # walk bodies that only call private callees (to learn which arguments are constant): needed only once a
-    # dynamic string reached a sink, so the first pass leaves them out
-    follow_private: bool = True
 
     @classmethod
     def of(cls, tree: ast.Module) -> "SqlImports":

@@ -17,7 +17,7 @@ import ast
 from dataclasses import replace
 
 from dbagents.check.facts._sql_flow import Scope, _all_args
-from dbagents.check.facts._sql_module import const_params, survey
+from dbagents.check.facts._sql_module import const_params, find_private, survey
 from dbagents.check.facts._sql_types import (  # noqa: F401  (the public names of the raw-SQL facts)
     KEY, TRIGGERS, CONST, SqlFacts, SqlImports, SqlSink, StringExecute, Val, dotted, func_name,
 )
@@ -110,10 +110,10 @@ def extract(src: SourceFile) -> SqlFacts | None:
     facts = SqlFacts()
     imports = SqlImports.of(src.tree)
     imports.known = survey(src.tree, src.relpath)
-    imports.follow_private = False  # most files build no SQL: skip bodies that only call private helpers
+    # Most files build no SQL: the first pass knows no private callees, so it skips bodies that only call them.
     Scope(facts, consts, collections, imports).run(src.tree.body)
     if any(s.how != "literal_binds" for s in facts.sinks):  # look again, knowing the file's constant helpers
-        imports.follow_private = True  # now the calls into private callees matter (constant arguments)
+        find_private(imports.known, src.tree, src.relpath)  # their constant arguments may clear a finding
         imports.known.calls.clear()
         facts = SqlFacts()
         Scope(facts, consts, collections, imports).run(src.tree.body)
