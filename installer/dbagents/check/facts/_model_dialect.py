@@ -19,6 +19,7 @@ FOREIGN_DIALECTS = {
     "pyhive": "hive",
 }
 POSTGRES = ("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.postgres", "geoalchemy2", "pgvector")
+_TOP_LEVEL = frozenset(m.partition(".")[0] for m in (*FOREIGN_DIALECTS, *POSTGRES))
 
 
 def _module_of(entry: tuple) -> str:
@@ -30,6 +31,8 @@ def foreign_dialect(imports: dict[str, tuple]) -> str | None:
     """The one non-PostgreSQL dialect the file imports, when it imports no PostgreSQL dialect."""
     found = set()
     for entry in imports.values():
+        if entry[0].partition(".")[0] not in _TOP_LEVEL:
+            continue  # most imports name neither kind of package
         full = _module_of(entry)
         if any(full == p or full.startswith(p + ".") for p in POSTGRES):
             return None
