@@ -126,16 +126,23 @@ def _sql_arg(call: ast.Call) -> ast.AST | None:
 
 
 def _find_wrappers(tree: ast.Module, known: ModuleKnowledge, methods: set[int]) -> None:
-    funcs = [fn for fn in of_type(tree, *_FUNCS)]
+    funcs = of_type(tree, *_FUNCS)
+    reachable = SINKS | {fn.name for fn in funcs}  # a wrapper calls a sink or another wrapper of this file
+    todo = []  # (function, its parameters, its calls that could reach a sink), found once
+    for fn in funcs:
+        params = _params(fn, id(fn) in methods)
+        if not params or fn.name.startswith("__"):
+            continue  # the SQL must arrive through a parameter
+        calls = [(name, call) for call in of_type(fn, ast.Call) if (name := _base_name(call.func)) in reachable]
+        if calls:
+            todo.append((fn, params, calls))
     changed = True
     while changed:
         changed = False
-        for fn in funcs:
-            if fn.name in known.wrappers or fn.name.startswith("__"):
+        for fn, params, calls in todo:
+            if fn.name in known.wrappers:
                 continue
-            params = _params(fn, id(fn) in methods)
-            for call in of_type(fn, ast.Call):
-                name = _base_name(call.func)
+            for name, call in calls:
                 if name not in SINKS and name not in known.wrappers:
                     continue
                 index = known.wrappers.get(name, 0)
