@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from statistics import median
 
@@ -39,14 +40,14 @@ def _hook(project: Path, rel: str, env: dict) -> tuple[float, subprocess.Complet
 
 
 def _model_file(report: dict, project: Path, env: dict, other: str) -> str | None:
-    """The first .py file (not `other`) with a finding of a models-group rule: a file with facts, whose edit
-    makes the project-wide rules run again."""
+    """The .py file (not `other`) with the most findings of models-group rules: a file of mapped classes,
+    whose facts feed the project-wide rules, so that its edit makes them run again."""
     rules = subprocess.run([sys.executable, "-m", "dbagents", "rules", "--format", "json"], cwd=project, env=env,
                            capture_output=True, text=True, timeout=300)
     models = {r["id"] for r in json.loads(rules.stdout) if "models" in r["groups"] and r["id"] != "DBA000"}
-    found = [f for f in report["findings"] if f["rule"] in models and f["path"].endswith(".py") and f["path"] != other]
-    found.sort(key=lambda f: f["severity"] == "info")  # one the hook reports (warning or error) first
-    return found[0]["path"] if found else None
+    counts = Counter(f["path"] for f in report["findings"]
+                     if f["rule"] in models and f["path"].endswith(".py") and f["path"] != other)
+    return min(counts, key=lambda path: (-counts[path], path)) if counts else None
 
 
 def _time_edits(project: Path, rel: str, env: dict, repeat: int) -> tuple[list, list, subprocess.CompletedProcess]:
