@@ -136,16 +136,16 @@ class Scope(ValueScope):
         for body in bodies:
             self.env = dict(start)
             self.run(body)
-            if loop:  # a second pass lets `sql += f"…"` later in the body reach a sink earlier in it
-                self.run(body)
+            if loop and _turned_stringy(start, self.env):
+                self.run(body)  # a second pass lets `sql += f"…"` later in the body reach a sink earlier in it
             results.append(self.env)
-        merged: dict[str, Val | None] = {}
-        for env in results:
+        merged: dict[str, Val | None] = dict(results[0])
+        for env in results[1:]:
             for name, val in env.items():
-                if name in merged:
-                    merged[name] = self.merge_names(merged[name], val)
-                else:
-                    merged[name] = val
+                old = merged.get(name, _UNSEEN)
+                if old is val:
+                    continue  # untouched by the branches (most names): merging a value with itself keeps it
+                merged[name] = val if old is _UNSEEN else self.merge_names(old, val)
         self.env = merged
 
     @classmethod
@@ -262,6 +262,16 @@ class Scope(ValueScope):
             SqlSink(sink, call.lineno, call.col_offset + 1, call.end_lineno or 0, val.how, val.line, via, receiver,
                     val.spans, tuple(sorted(set(val.members))) if val.members is not None else None)
         )
+
+
+_UNSEEN = object()
+
+
+def _turned_stringy(before: dict, after: dict) -> bool:
+    """Whether a pass bound some name to a string (dynamic or not) it did not hold before. If not, a second pass
+    over a loop body records nothing new: only strings reaching a sink are recorded."""
+    return any(val is not None and (val.dynamic or val.is_str) and before.get(name) is not val
+               for name, val in after.items())
 
 
 def _kw(call: ast.Call, *names: str) -> ast.AST | None:
