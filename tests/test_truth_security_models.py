@@ -88,3 +88,20 @@ def test_a_hash_assigned_to_a_name_two_classes_share_proves_nothing(tmp_path):
     service = "def issue(db, token, account):\n    db.add(Token(access_token=get_token_hash(token)))\n    account.access_token = sign(token)\n"
     got = found(tmp_path, {"app/models.py": models, "app/service.py": service})
     assert [f.line for f in got] == [8, 12]
+
+
+def test_the_cheap_credential_gate_lets_every_secret_name_through():
+    """facts/secrets.py skips files without a credential word (lower-cased text); every spelling of a name the
+    SECRET pattern matches must hold one, or DBA505 would silently lose that file's hashing facts."""
+    from dbagents.check.facts.secrets import CREDENTIAL_WORDS, SECRET, snake
+
+    spellings = []
+    for word in ("password", "passwd", "pwd", "passphrase", "secret", "token", "api_key", "apikey", "private_key",
+                 "access_key", "secret_key", "client_secret", "refresh_token", "access_token", "auth_token",
+                 "otp_secret", "totp_secret", "totp_seed", "otp_key", "mfa_seed", "2fa_key"):
+        camel = word.split("_")[0] + "".join(p.title() for p in word.split("_")[1:])
+        spellings += [word, word.upper(), camel, camel[:1].upper() + camel[1:]]
+    matched = [name for name in spellings if SECRET.search(snake(name))]
+    assert len(matched) > 60  # nearly every spelling is a secret name
+    for name in matched:
+        assert any(w in name.lower() for w in CREDENTIAL_WORDS), name

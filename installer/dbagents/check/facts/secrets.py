@@ -38,6 +38,9 @@ SECRET = re.compile(
     r"(?:^|_)(password|passwd|pwd|passphrase|secret|token|api_?key|apikey|private_?key|access_?key|secret_?key"
     r"|client_secret|refresh_token|access_token|auth_token|otp_secret|totp_secret|(?:t?otp|mfa|2fa)_?(?:seed|key))(?:_|$)"
 )
+# Every name SECRET matches, once snake-cased and lower-cased, contains one of these.
+CREDENTIAL_WORDS = ("password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "api_key", "privatekey",
+                    "private_key", "accesskey", "access_key", "otp", "mfa", "2fa")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
@@ -107,6 +110,9 @@ def _hooked(fn: ast.AST) -> list[str]:
 
 
 def extract(src: SourceFile) -> dict | None:
+    lowered = src.text.lower()
+    if not any(word in lowered for word in CREDENTIAL_WORDS):
+        return None  # no credential-named attribute here: nothing DBA505 could use
     hashed: list[list[str]] = []
     for cls in of_type(src.tree, ast.ClassDef):
         for fn in cls.body:
