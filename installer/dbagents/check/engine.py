@@ -200,15 +200,17 @@ _COMPOUND = tuple(
 )
 
 
+_SIMPLE = tuple(cls for cls in ast.stmt.__subclasses__() if cls not in _COMPOUND)  # no statement inside them
+
+
 def _statement_ends(tree: ast.Module) -> dict[int, int]:
     """line -> end line, for every line of a simple statement that spans several lines."""
     ends: dict[int, int] = {}
-    for node in walk_cache.walk(tree):
-        if isinstance(node, ast.stmt) and not isinstance(node, _COMPOUND):
-            end = node.end_lineno or node.lineno
-            if end > node.lineno:
-                for line in range(node.lineno, end + 1):
-                    ends.setdefault(line, end)
+    for node in walk_cache.of_type(tree, *_SIMPLE):  # the index's per-class lists: statements only
+        end = node.end_lineno or node.lineno
+        if end > node.lineno:
+            for line in range(node.lineno, end + 1):
+                ends.setdefault(line, end)
     return ends
 
 
