@@ -215,7 +215,7 @@ class _Walk:
         data, st = read
         return [stamp_of(st, self.listing.now), _digest(data)], _LazyRules(path, data)
 
-    def _unchanged(self, path: str, rel: str, old: list | None, stamp: list | None) -> list | None:
+    def _unchanged(self, path: str, rel: str, old: list | None, stamp: str | None) -> list | None:
         """When the previous record `old` still holds: add its files to the result and return the sub-folders
         to walk, with their stats. Else None."""
         if old is None or stamp is None or old[0] != stamp:
@@ -235,7 +235,7 @@ class _Walk:
             found[child] = (folder / name, child, kind)
         return kids[: len(old[3])]
 
-    def _list(self, path: str, rel: str, chain: list, stamp: list | None, ignore: list | None) -> list:
+    def _list(self, path: str, rel: str, chain: list, stamp: str | None, ignore: list | None) -> list:
         """Read the folder; record what it holds; return the sub-folders to walk, with their stats."""
         try:
             entries = sorted(os.scandir(path), key=lambda e: e.name)

@@ -1,6 +1,6 @@
 """What the last walk of a tree saw, folder by folder, so that a warm run re-lists only folders that changed.
 
-A folder's record: its stamp (modification and change times, inode), its .gitignore's stamp and content
+A folder's record: its stamp (size, modification and change times, inode), its .gitignore's stamp and content
 digest, the checked files it kept, and the sub-folders it walked into or skipped as virtualenvs, each with
 its stamp. A record is reused when the folder's stamp and every listed sub-folder's stamp are unchanged
 (adding, removing or renaming an entry changes its folder's times; creating or removing a pyvenv.cfg its
