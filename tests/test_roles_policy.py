@@ -189,3 +189,28 @@ def test_revisions_in_the_runs_scope_are_never_past(tmp_path):
                           "tool_input": {"file_path": str(root / "migrations/versions/r2.py")}})
     proc = _run(root, "hook", stdin=payload)
     assert proc.returncode == 2 and "r2.py:10:" in proc.stderr and "DBA202" in proc.stderr, proc.stderr
+
+
+def test_a_scoped_run_learns_no_role_outside_its_scope(tmp_path, monkeypatch):
+    """The hook judges one file: findings elsewhere (here DBA202 on revisions) are dropped by the filter stage
+    anyway, so the context step must not build the revision graph to learn their roles (30 ms a hook on polar)."""
+    from dbagents.check.engine import check_tree
+    from dbagents.check.facts import _file_roles
+    from dbagents.config import Config
+
+    root = _chain(tmp_path)
+    write(root, {"app/models.py": "from datetime import datetime\nfrom sqlalchemy import Column, DateTime, Integer\n"
+                                  "from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n"
+                                  "class Event(Base):\n    __tablename__ = 'events'\n"
+                                  "    id = Column(Integer, primary_key=True)\n    at = Column(DateTime)\n"})
+    built = []
+    real = _file_roles.revision_roles
+    monkeypatch.setattr(_file_roles, "revision_roles", lambda graph: built.append(1) or real(graph))
+    enabled = {"DBA105", "DBA202"}
+    whole = check_tree([root], root=root.resolve(), config=Config(), enabled=enabled, jobs=1, use_cache=False)
+    assert built and {f.rule_id for f in whole.findings} == {"DBA105", "DBA202"}
+    built.clear()
+    scoped = Config(in_progress=frozenset({str((root / "app/models.py").resolve())}))
+    outcome = check_tree([root], root=root.resolve(), config=scoped, enabled=enabled, jobs=1, use_cache=False)
+    assert not built
+    assert [(f.rule_id, f.path) for f in outcome.findings] == [("DBA105", "app/models.py")]

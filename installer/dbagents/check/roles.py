@@ -13,6 +13,7 @@ applied once in the engine after the rules (the rules' own, cached output is unt
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 
 from dbagents.check.facts._file_roles import ROLES, FileRoles
@@ -85,10 +86,14 @@ def apply_context(findings: list[Finding], project) -> list[Finding]:
     roles = FileRoles(project)
     revision_rules = _needs_revisions(config.per_role)
     out: list[Finding] = []
+    judged = config.in_progress  # the run's scope (the hook's file, --only-files, --changed-since); empty = all
+    root = str(project.root)
     for f in findings:
         if not f.path:
             out.append(f)
             continue
+        if judged and os.path.normpath(os.path.join(root, f.path)) not in judged and not _counted_for_upgrade(f):
+            continue  # outside the scope the filter stage keeps: no need to learn its role (the revision graph)
         if f.rule_id in POSTGRES_ONLY:
             result = project.files.get(f.path)
             if result is not None and in_guarded(result.facts.get(GUARDS), f.line):
@@ -103,10 +108,15 @@ def apply_context(findings: list[Finding], project) -> list[Finding]:
     return _upgrade_work(out, project)
 
 
+def _counted_for_upgrade(f: Finding) -> bool:
+    """A removed-in-2.0 use: the upgrade-work summary at the pin counts every one, in scope or not."""
+    return f.rule_id == "DBA101" and f.severity == Severity.ERROR
+
+
 def _upgrade_work(findings: list[Finding], project) -> list[Finding]:
     # DBA101's severity is its classification (its doc's table): error = removed in 2.0, warning = moved,
     # info = legacy. No setting raises it, so an error here is exactly "removed in 2.0", whatever the wording.
-    removed = [f for f in findings if f.rule_id == "DBA101" and f.severity == Severity.ERROR]
+    removed = [f for f in findings if _counted_for_upgrade(f)]
     # DBA102 keeps only what 1.x can do today (back_populates for backref=): Mapped[]/mapped_column(),
     # DeclarativeBase and WriteOnlyMapped need 2.0, and 2.0 still runs the old style.
     style = {f for f in findings if f.rule_id == "DBA102" and f.message != BACKREF}
