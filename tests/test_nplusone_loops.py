@@ -277,7 +277,7 @@ def test_bookkeeping_statements_are_never_counted():
         assert not is_bookkeeping(statement), statement
 
 
-def test_find_loop_reads_the_innermost_loop_and_test_code_is_recognised(tmp_path):
+def test_find_loops_reads_the_loops_innermost_first_and_test_code_is_recognised(tmp_path):
     from dbagents.pytest_plugin.loops import find_loops, is_test_code
 
     source = tmp_path / "svc.py"
@@ -297,8 +297,9 @@ def test_find_loop_reads_the_innermost_loop_and_test_code_is_recognised(tmp_path
         "            doc = doc + 1\n"
     )
     file = str(source)
-    assert find_loops([(file, 7), (file, 4)]) == [(file, 3)]  # g has no loop; the while in f is innermost
-    assert find_loops([(file, 4), (file, 5)]) == [(file, 3), (file, 5)]  # innermost frame first
+    # g has no loop; in f the while is innermost, inside the for
+    assert find_loops([(file, 7), (file, 4)]) == [(file, 3), (file, 2)]
+    assert find_loops([(file, 4), (file, 5)]) == [(file, 3), (file, 2), (file, 5)]  # innermost frame first
     assert find_loops([(file, 7)]) == []
     assert find_loops([(file, 11), (file, 5)]) == [(file, 5)]  # a retry loop around `return` does not repeat
     assert find_loops([(str(tmp_path / "missing.py"), 3)]) == []
@@ -351,3 +352,23 @@ def test_a_pass_ends_at_a_statement_outside_the_loops_frame():
     order = [query, inside, query, no_frame, query, cut_short, query, outside, query, query, next_call, query]
     assert _largest_pass(order, {query}, stack, (0, "app.py", 3, 5)) == 4
     assert _largest_pass(order, {query}, stack, (0, "app.py", 3, 4)) == 3  # line 5 is then outside the loop
+
+
+def test_one_pass_is_a_run_of_the_outermost_project_loop_inside_the_tests_loop(tmp_path):
+    """`for group in groups: lookup(group); for table in tables: update(...)` called from a test's loop:
+    one pass is one run of the loop over groups (the lookup between the updates stays inside it)."""
+    from dbagents.pytest_plugin.analysis import _pass_frame
+
+    service = tmp_path / "svc.py"
+    service.write_text(
+        "def fix(groups, tables):\n"
+        "    for group in groups:\n"
+        "        lookup(group)\n"
+        "        for table in tables:\n"
+        "            update(table, group)\n"
+    )
+    test = tmp_path / "test_fix.py"
+    test.write_text("def test_fix():\n    for _ in range(2):\n        fix([1, 2], ['a', 'b'])\n")
+    stack = ((str(service), 5), (str(test), 3))
+    assert _pass_frame(stack, str(test), str(tmp_path)) == (0, str(service), 2, 5)
+    assert _pass_frame(((str(service), 5),), str(test), str(tmp_path)) is None  # no loop of the test around it

@@ -77,8 +77,8 @@ def repeated_statement_hits(log, nodeid: str, threshold: int, test_file: str = "
 
 
 def _pass_frame(stack, test_file: str, rootdir: str):
-    """When a loop in test code encloses the project's loops: the outermost project frame inside a loop
-    below it (one call of that frame's loop is one pass of the project's own repetition). Else None."""
+    """When a loop in test code encloses the project's loops: the outermost project loop inside it, with
+    its frame (one run of that loop is one pass of the project's own repetition). Else None."""
     candidate = None
     for frame in loop_frames(stack):
         if is_test_code(frame[1], test_file, rootdir):

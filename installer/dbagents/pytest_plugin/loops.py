@@ -41,25 +41,25 @@ def loop_spans(filename: str) -> list[tuple[int, int, int, bool]]:
 
 
 def loop_frames(stack) -> list[tuple[int, str, int, int]]:
-    """(index in the stack, file, first line, last line of the loop) for every stack frame inside a loop
-    or comprehension (each frame's innermost loop), innermost frame first. A frame whose line returns the
-    call's result (`return call()` inside a retry loop) leaves its loop, so that loop is not one that
-    repeats."""
+    """(index in the stack, file, first line, last line of the loop) for every loop or comprehension
+    around a stack frame's line: innermost frame first, and within a frame innermost loop first (a
+    statement in `for group in groups: for table in tables:` repeats through both). A frame whose line
+    returns the call's result (`return call()` inside a retry loop) leaves its for/while loops, so those
+    are not loops that repeat it."""
     found = []
     for index, (filename, line) in enumerate(stack):
         spans = loop_spans(filename)
         # `return call()` leaves a for/while loop (it repeats only on an error: a retry loop); a
         # comprehension in the returned expression still repeats
         returning = line in _RETURNS.get(filename, ())
-        inner = [span for span in spans if span[0] <= line <= span[1] and (span[3] or not returning)]
-        if inner:
-            _body, last, loop_line, _comprehension = max(inner)
+        around = [span for span in spans if span[0] <= line <= span[1] and (span[3] or not returning)]
+        for _body, last, loop_line, _comprehension in sorted(around, reverse=True):
             found.append((index, filename, loop_line, last))
     return found
 
 
 def find_loops(stack) -> list[tuple[str, int]]:
-    """(file, line of the loop) for every stack frame inside a loop or comprehension, innermost frame
+    """(file, line of the loop) for every loop or comprehension around the stack's frames, innermost
     first, each loop once (a comprehension's frame and its caller's name the same one)."""
     found = []
     for _index, filename, loop_line, _last in loop_frames(stack):

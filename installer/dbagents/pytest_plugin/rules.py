@@ -69,8 +69,9 @@ six different lines of a test is six call sites, and so are six requests a test 
 through a test client (the test's own line is part of the chain). Lazy relationship loads are left to
 DBA401; the selectin/subquery loads a query sends for its objects repeat exactly when that query does
 and are not counted apart from it; a statement that one flush sends once per row (SQLAlchemy's unit of
-work) counts once for that flush. The finding names the loop (the innermost project frame whose
-line sits in a `for`/`while` loop or a comprehension). A loop in test code (the test's module, a
+work) counts once for that flush. The finding names the loops around it, innermost first: the
+`for`/`while` loops and comprehensions around each project frame's line (a loop nested in another of
+the same function names both). A loop in test code (the test's module, a
 `conftest.py`, `test_*.py`/`*_test.py` files, a `tests/` folder) is the test's own repetition, seeding data
 or calling an endpoint N times, and is not reported; when such a loop calls a project loop, that loop is
 reported only if it runs the statement N times in one pass (one call), not N times over the test's
