@@ -339,7 +339,7 @@ def test_project_rules_are_not_run_again_for_an_edit_of_a_file_without_facts(tmp
     run(root)
     calls = []
     real = engine._project_findings
-    monkeypatch.setattr(engine, "_project_findings", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(engine, "_project_findings", lambda *a, **k: calls.append(1) or real(*a, **k))
     (root / "app/api.py").write_text("from sqlalchemy import select\n\n\ndef names(session):\n    return 2\n")
     assert run(root, root / "app/api.py") == run(root, use_cache=False)
     assert len(calls) == 1  # the run without a cache; the hook's run reused the project rules' findings
@@ -347,3 +347,85 @@ def test_project_rules_are_not_run_again_for_an_edit_of_a_file_without_facts(tmp
     calls.clear()
     assert run(root, root / "app/order.py") == run(root, use_cache=False)
     assert len(calls) == 2
+
+
+REVISION = '''"""add note"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "b2"
+down_revision = "a1"
+
+
+def upgrade():
+    op.add_column("customer", sa.Column("note", sa.Text(), nullable=False))
+
+
+def downgrade():
+    op.drop_column("customer", "note")
+'''
+
+
+def with_revisions(tmp_path: Path) -> Path:
+    root = project(tmp_path)
+    _write(root / "migrations/alembic.ini", "[alembic]\nscript_location = .\n")
+    _write(root / "migrations/env.py", "from alembic import context\n")
+    _write(root / "migrations/versions/a1.py", REVISION.replace('"b2"', '"a1"').replace('"a1"\n', "None\n", 1)
+           .replace("note", "memo"))
+    _write(root / "migrations/versions/b2.py", REVISION)
+    return root
+
+
+def test_an_edit_of_a_model_runs_no_revision_rule_and_keeps_the_projects_findings(tmp_path, monkeypatch):
+    """Revision-only rules (DBA2xx) report nothing a model edit can be told about: the hook's run leaves them
+    out and builds no revision graph, finds in the edited file what a full run finds there, and leaves the
+    cache's project findings complete for the next full run."""
+    root = with_revisions(tmp_path)
+    full = run(root, use_cache=False)
+    assert {f[3] for f in full if f[0].startswith("migrations/versions/")} >= {"DBA201"}
+    run(root)
+    built = []
+    real_get = engine.Project.get
+    monkeypatch.setattr(engine.Project, "get", lambda self, key: built.append(key) or real_get(self, key))
+    focus = root / "app/customer.py"
+    focus.write_text(CUSTOMER + "# edited\n")
+    expected = run(root, use_cache=False)
+    built.clear()
+    got = run(root, focus)
+    assert "alembic" not in built and "models" in built
+    assert [f for f in got if f[0] == "app/customer.py"] == [f for f in expected if f[0] == "app/customer.py"]
+    assert not [f for f in got if f[3].startswith("DBA2")]
+    assert run(root) == expected  # the next full run has every revision finding again
+
+
+def test_an_edit_of_a_revision_runs_the_revision_rules(tmp_path):
+    root = with_revisions(tmp_path)
+    run(root)
+    focus = root / "migrations/versions/b2.py"
+    focus.write_text(REVISION + "# edited\n")
+    got = [f for f in run(root, focus) if f[0] == "migrations/versions/b2.py"]
+    assert got == [f for f in run(root, use_cache=False) if f[0] == "migrations/versions/b2.py"]
+    assert any(f[3] == "DBA201" for f in got)
+
+
+def test_rules_said_to_report_only_in_revisions_do(tmp_path):
+    """The mark that lets a model edit skip a rule is checked against what the rule reports: every finding
+    of its failing examples is in a file whose facts make it a revision, and every DBA2xx project rule is
+    marked (the other project rules report in models, settings and code)."""
+    from dbagents.check.registry import static_rules
+    from dbagents.check.rule import ProjectRule
+    from dbagents.config import Config
+
+    marked = {rid: cls for rid, cls in static_rules().items() if getattr(cls, "revision_files_only", False)}
+    assert set(marked) == {rid for rid, cls in static_rules().items()
+                           if issubclass(cls, ProjectRule) and rid.startswith("DBA2")}
+    for rid, cls in marked.items():
+        for index, example in enumerate(cls.invalid):
+            root = tmp_path / f"{rid}-{index}"
+            for rel, text in {example.path: example.code, **example.files}.items():
+                _write(root / rel, text)
+            outcome = engine.check_tree([root], root=root, config=Config(), enabled={rid}, jobs=1,
+                                        use_cache=False)
+            found = [f for f in outcome.findings if f.rule_id == rid]
+            assert found, (rid, index)
+            assert all(engine._is_revision(outcome.project.files.get(f.path)) for f in found), (rid, found)

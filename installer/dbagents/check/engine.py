@@ -272,7 +272,8 @@ def check_tree(
     `focus` is the file a run judges (the hook's edited file): it is always read, while every other file
     whose stamp (size, times, inode) is the one its cached result was taken with is not, and folders come
     from the cached listing where they did not change. Such a run rewrites the cache only when more than
-    that file changed (FOCUS_DRIFT).
+    that file changed (FOCUS_DRIFT). Its findings are the focus file's to judge: unless the focus is an Alembic
+    revision, the rules that only report in revisions are not run (nor the revision graph built).
     """
     with paused_gc():
         return _check_tree(paths, root=root, config=config, enabled=enabled, jobs=jobs, use_cache=use_cache,
@@ -384,10 +385,16 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache, focus) -> Chec
     project = Project(root, config, results)
     static = static_rules()  # the live and runtime ids in `enabled` change nothing here (the hook leaves them out)
     key = result_cache.project_key(results, {r for r in enabled if r in static}, config) if use_cache else ""
+    kept_project = cached_project
     if cached_project is not None and cached_project[0] == key:
         project_findings = cached_project[1]  # nothing any project rule reads has changed
     else:
-        project_findings = _project_findings(project, enabled)
+        # A run judging one file that is no revision leaves out the rules that only report in revisions; its
+        # findings are then not all the project's, and the cache keeps the last complete set instead.
+        partial = focus_rel is not None and not _is_revision(results.get(focus_rel))
+        project_findings = _project_findings(project, enabled, revisions=not partial)
+        if not partial:
+            kept_project = (key, project_findings)
     if focus_rel is not None:
         worth_saving = (cached_project is None or any(item[1] != focus_rel for item in todo)
                         or listing.relisted + reread > FOCUS_DRIFT)
@@ -395,7 +402,7 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache, focus) -> Chec
         worth_saving = (todo or cached_project is None or cached_project[0] != key or listing.changed()
                         or stamps != state.stamps)
     if use_cache and worth_saving:
-        result_cache.save(root, results, (key, project_findings), listing.data, stamps)
+        result_cache.save(root, results, kept_project, listing.data, stamps)
     findings: list[Finding] = list(project_findings)
     for result in results.values():
         findings.extend(result.findings)
@@ -404,10 +411,17 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache, focus) -> Chec
     return CheckOutcome(kept, project, len(files), sum(r.parsed for r in results.values()), hits, sources=sources)
 
 
-def _project_findings(project: Project, enabled: set[str]) -> list[Finding]:
+def _is_revision(result: FileResult | None) -> bool:
+    """Whether a file's facts make it an Alembic revision (the only files revision rules report in)."""
+    facts = result.facts.get("alembic") if result is not None else None
+    return facts is not None and facts.revision is not None
+
+
+def _project_findings(project: Project, enabled: set[str], revisions: bool = True) -> list[Finding]:
+    """Findings of the enabled project rules; without `revisions`, of those that report outside revisions."""
     findings: list[Finding] = []
     for cls in static_rules().values():
-        if issubclass(cls, ProjectRule) and cls.id in enabled:
+        if issubclass(cls, ProjectRule) and cls.id in enabled and (revisions or not cls.revision_files_only):
             try:
                 findings.extend(cls().check(project))
             except RecursionError:  # facts chained deeper than the recursion limit (e.g. endless re-exports)

@@ -109,6 +109,10 @@ class ModuleRule(Rule):
 class ProjectRule(Rule):
     """Runs once per run, in the main process, on facts gathered from every file."""
 
+    # Every finding points into an Alembic revision file: a run that judges one other file (the hook's
+    # edit of a model) need not run it, nor build the revision graph for it.
+    revision_files_only: ClassVar[bool] = False
+
     def check(self, project: "Project") -> Iterable[Finding]:
         raise NotImplementedError
 

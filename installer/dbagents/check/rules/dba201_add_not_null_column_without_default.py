@@ -22,6 +22,7 @@ from dbagents.findings import Finding, Severity
 class AddNotNullColumnWithoutDefault(ProjectRule):
     id = "DBA201"
     name = "add-not-null-column-without-default"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.ERROR
     summary = "A migration adds a NOT NULL column without a server_default to an existing table."

@@ -13,6 +13,7 @@ from dbagents.findings import Finding, Severity
 class CreateIndexNonConcurrently(ProjectRule):
     id = "DBA202"
     name = "create-index-non-concurrently"
+    revision_files_only = True
     groups = ("migrations", "performance")
     severity = Severity.WARNING
     summary = "A migration builds an index on an existing table without CONCURRENTLY, blocking writes."

@@ -22,6 +22,7 @@ def run_migrations_online():
 class ConcurrentIndexInTransaction(ProjectRule):
     id = "DBA203"
     name = "concurrent-index-in-transaction"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.ERROR
     summary = "CREATE/DROP INDEX CONCURRENTLY runs inside the migration's transaction, which PostgreSQL rejects."

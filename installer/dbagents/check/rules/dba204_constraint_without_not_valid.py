@@ -21,6 +21,7 @@ from dbagents.findings import Finding, Severity
 class ConstraintWithoutNotValid(ProjectRule):
     id = "DBA204"
     name = "constraint-without-not-valid"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "A foreign key or CHECK constraint is added to an existing table without NOT VALID."

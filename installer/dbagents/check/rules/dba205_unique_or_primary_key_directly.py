@@ -21,6 +21,7 @@ WHAT = {
 class UniqueOrPrimaryKeyDirectly(ProjectRule):
     id = "DBA205"
     name = "unique-or-primary-key-directly"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "A unique/primary key constraint is added to an existing table, building its index under lock."

@@ -28,6 +28,7 @@ def _has_not_null_check(rev, table: str | None) -> bool:
 class SetNotNullOnExistingColumn(ProjectRule):
     id = "DBA206"
     name = "set-not-null-on-existing-column"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "alter_column(nullable=False) scans the whole table under an ACCESS EXCLUSIVE lock."

@@ -67,6 +67,7 @@ def _sql_keeps_table(env, rev: Revision, action) -> bool:
 class ChangeColumnType(ProjectRule):
     id = "DBA207"
     name = "change-column-type"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "alter_column(type_=…) on an existing table usually rewrites it under an ACCESS EXCLUSIVE lock."

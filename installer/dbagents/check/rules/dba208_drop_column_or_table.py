@@ -110,6 +110,7 @@ def _recreated_later(env, rev, drop_op, table: str | None, column: str | None) -
 class DropColumnOrTable(ProjectRule):
     id = "DBA208"
     name = "drop-column-or-table"
+    revision_files_only = True
     groups = ("migrations", "models")
     severity = Severity.WARNING
     summary = "A migration drops a column or table that running code may still read; an error if a model maps it."

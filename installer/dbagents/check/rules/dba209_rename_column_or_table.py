@@ -13,6 +13,7 @@ from dbagents.findings import Finding, Severity
 class RenameColumnOrTable(ProjectRule):
     id = "DBA209"
     name = "rename-column-or-table"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "A migration renames a column or table that running code still uses by its old name."

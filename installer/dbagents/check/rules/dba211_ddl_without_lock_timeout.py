@@ -33,6 +33,7 @@ AUTOCOMMIT_REVISION = (
 class DdlWithoutLockTimeout(ProjectRule):
     id = "DBA211"
     name = "ddl-without-lock-timeout"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = ("A revision takes strong locks on existing tables with no lock_timeout in force (none set, or a "

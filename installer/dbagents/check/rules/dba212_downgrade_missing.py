@@ -92,6 +92,7 @@ def changes_schema(rev: Revision) -> bool:
 class DowngradeMissing(ProjectRule):
     id = "DBA212"
     name = "downgrade-missing"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "A revision that changes the schema cannot be rolled back: downgrade() is missing, empty or raises."

@@ -45,6 +45,7 @@ def _independent_branches(env) -> bool:
 class RevisionGraphBroken(ProjectRule):
     id = "DBA213"
     name = "revision-graph-broken"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.ERROR
     summary = "The Alembic revision graph has several heads, an unknown down_revision, a duplicate id or a cycle."

@@ -31,6 +31,7 @@ def _model_classes(project) -> set[str]:
 class BackfillInDdlRevision(ProjectRule):
     id = "DBA216"
     name = "backfill-in-ddl-revision"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = "A revision backfills rows while holding DDL locks, or imports the application's models."

@@ -85,6 +85,7 @@ def _exclusive_tables(rev) -> set[tuple[str, str]]:
 class ExclusiveLockMaintenance(ProjectRule):
     id = "DBA217"
     name = "exclusive-lock-maintenance"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = ("A migration drops an index without CONCURRENTLY, or runs REINDEX, VACUUM FULL, CLUSTER or "

@@ -68,6 +68,7 @@ def _names(op) -> Iterable[tuple[str, str, bool, bool]]:
 class IdentifierTooLong(ProjectRule):
     id = "DBA218"
     name = "identifier-too-long"
+    revision_files_only = True
     groups = ("migrations", "schema")
     severity = Severity.WARNING
     summary = ("A migration creates a name over 63 bytes: SQLAlchemy raises for a literal index/constraint name, "

@@ -41,6 +41,7 @@ LOCKS = {"add_fk": "SHARE ROW EXCLUSIVE", "add_check": "ACCESS EXCLUSIVE",
 class ValidateInSharedTransaction(ProjectRule):
     id = "DBA219"
     name = "validate-in-shared-transaction"
+    revision_files_only = True
     groups = ("migrations",)
     severity = Severity.WARNING
     summary = ("A revision validates a constraint an earlier revision added NOT VALID, but env.py runs all "
