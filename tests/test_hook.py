@@ -106,3 +106,27 @@ def test_bad_hook_input_is_one_line_and_exit_2(project):
         res = hook(text, project)
         assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
         assert res.stderr.startswith("dbagents: error: the hook input on stdin") and words in res.stderr
+
+
+def test_the_plain_command_line_and_the_click_one_agree(project):
+    """`dbagents hook [--min-severity L]` runs without click (it starts after every edit); `--min-severity=L`
+    is the same call, and help or a mistake goes through click as for any other command."""
+    payload = edit(project / "app" / "models.py", project)
+    spaced = hook(payload, project, "--min-severity", "info")
+    joined = hook(payload, project, "--min-severity=info")
+    assert spaced.returncode == joined.returncode == 2 and spaced.stderr == joined.stderr
+    assert "DBA110 info" in joined.stderr
+    helped = hook("", project, "--help")
+    assert helped.returncode == 0 and "--min-severity [info|warning|error]" in helped.stdout
+    wrong = hook(payload, project, "--min-severity", "loud")
+    assert wrong.returncode == 2 and "'loud' is not one of" in wrong.stderr and "Traceback" not in wrong.stderr
+    extra = hook(payload, project, "--min-severity", "info", "app/models.py")
+    assert extra.returncode == 2 and "unexpected extra argument" in extra.stderr.lower()
+
+
+def test_the_console_script_is_the_entry_point(project):
+    from dbagents.entry import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["hook", "--min-severity", "error", "--bogus"])
+    assert stop.value.code == 2

@@ -329,7 +329,8 @@ def test_the_hook_imports_no_process_pool_nor_live_or_runtime_rules(tmp_path):
     assert proc.returncode in (0, 2), proc.stderr
     imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "dbagents.check.engine" in imported and "dbagents.check.facts.sql" in imported
-    unwanted = ("multiprocessing", "concurrent.futures", "dbagents.live", "dbagents.scratch", "dbagents.pytest_plugin")
+    unwanted = ("multiprocessing", "concurrent.futures", "dbagents.live", "dbagents.scratch", "dbagents.pytest_plugin",
+                "click", "dbagents.cli")
     assert not [name for name in imported if name.split(".")[0] in unwanted or name.startswith(unwanted)]
 
 

@@ -1,3 +1,3 @@
-from dbagents.cli import main
+from dbagents.entry import main
 
 main()

@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "check": ("dbagents.check.cli:check_cmd", "Check models, migrations, raw SQL and (live) PostgreSQL schemas."),
     "rules": ("dbagents.check.cli:rules_cmd", "List the rules of `dbagents check`."),
     "rule": ("dbagents.check.cli:rule_cmd", "Print one rule's documentation, e.g. `dbagents rule DBA104`."),
-    "hook": ("dbagents.hook:hook_cmd", "Claude Code PostToolUse hook: check the file Claude just edited."),
+    "hook": ("dbagents.hook_cli:hook_cmd", "Claude Code PostToolUse hook: check the file Claude just edited."),
     "doctor": ("dbagents.doctor:doctor_cmd", "Tell what works in this setup and what to fix."),
 }
 

@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-import click
-
 from dbagents.errors import InputError
 
 HOOK_COMMAND = "dbagents hook"
 HOOK_MATCHER = "Edit|Write"
 MAX_LISTED = 20  # findings spelled out per edit; the rest are counted
+SEVERITIES = ("info", "warning", "error")
+DEFAULT_SEVERITY = "warning"
 
 
 def edited_file(payload: dict) -> tuple[Path | None, Path]:
@@ -98,11 +98,11 @@ def feedback(found: list, root: Path, cwd: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("hook", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--min-severity", type=click.Choice(["info", "warning", "error"]), default="warning",
-              show_default=True, help="Report findings at or above this severity.")
-def hook_cmd(min_severity):
-    """Claude Code PostToolUse hook: check the file Claude edited; findings go back to Claude (exit 2)."""
+def run(min_severity: str = DEFAULT_SEVERITY) -> NoReturn:
+    """Check the file the PostToolUse input on stdin names; findings go back to Claude (exit 2).
+
+    Runs without click (see `dbagents.entry`): the hook starts after every edit, and the command-line
+    machinery is a tenth of its round trip."""
     # A short process: the cyclic collector would only re-scan the hundreds of thousands of objects the
     # imports and the cache create, again and again (a tenth of the round trip).
     gc.disable()
@@ -115,6 +115,21 @@ def hook_cmd(min_severity):
         sys.exit(0)
     found, root, _outcome = check_file(path, Severity.parse(min_severity), cwd)  # alive until the exit
     _leave(2 if found else 0, feedback(found, root, cwd) if found else "")
+
+
+def plain_call(args: list[str]) -> str | None:
+    """The severity of a `hook` or `hook --min-severity LEVEL` command line, else None (anything else, such
+    as `--help` or a mistake, goes through click)."""
+    if args[:1] != ["hook"]:
+        return None
+    rest = args[1:]
+    if not rest:
+        return DEFAULT_SEVERITY
+    if len(rest) == 1 and rest[0].startswith("--min-severity="):
+        rest = rest[0].split("=", 1)
+    if len(rest) == 2 and rest[0] == "--min-severity" and rest[1] in SEVERITIES:
+        return rest[1]
+    return None
 
 
 def _leave(code: int, message: str) -> NoReturn:

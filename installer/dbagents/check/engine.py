@@ -396,7 +396,8 @@ def _check_tree(paths, *, root, config, enabled, jobs, use_cache, focus) -> Chec
         if not partial:
             kept_project = (key, project_findings)
     if focus_rel is not None:
-        worth_saving = (cached_project is None or any(item[1] != focus_rel for item in todo)
+        worth_saving = ((cached_project is None and kept_project is not None)  # the first complete set
+                        or any(item[1] != focus_rel for item in todo)
                         or listing.relisted + reread > FOCUS_DRIFT)
     else:
         worth_saving = (todo or cached_project is None or cached_project[0] != key or listing.changed()
