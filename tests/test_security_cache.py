@@ -305,3 +305,18 @@ def test_cache_folder_is_per_user_and_never_the_checked_tree(tmp_path, monkeypat
     root = tmp_path / "proj"
     root.mkdir()
     assert root not in result_cache.cache_file(root).parents
+
+
+@pytest.mark.parametrize("text, good", [
+    ("3 5", True), ("3 5 10 12", True), ("0012 9999999999", True),
+    ("", False), ("3", False), ("3 5 7", False), ("3  5", False), (" 3 5", False), ("3 5 ", False),
+    ("3,5", False), ("3 x", False), ("3 -5", False), ("\u0663 5", False), ("3\t5", False),
+])
+def test_cached_statement_ends_must_be_pairs_of_numbers(text, good):
+    if good:
+        ends = result_cache.StatementEnds(text)
+        numbers = [int(n) for n in text.split()]
+        assert dict(ends) == dict(zip(numbers[::2], numbers[1::2]))
+    else:
+        with pytest.raises(codec.CacheError):
+            result_cache.StatementEnds(text)

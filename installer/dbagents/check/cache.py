@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -167,7 +166,11 @@ def _suppressions(row) -> Suppressions:
     return sup
 
 
-_ENDS = re.compile(r"[0-9]{1,9} [0-9]{1,9}(?: [0-9]{1,9} [0-9]{1,9})*")
+def _pairs_of_numbers(text: str) -> bool:
+    """Whether `text` is "n n n n ...": ASCII digits in an even count of numbers, one space apart (plain string
+    tests: a regex over every cached file's text was a twentieth of a warm hook run)."""
+    return (text.isascii() and text.replace(" ", "").isdigit() and "  " not in text
+            and text[0] != " " and text[-1] != " " and text.count(" ") % 2 == 1)
 
 
 class StatementEnds(Mapping):
@@ -177,7 +180,7 @@ class StatementEnds(Mapping):
     __slots__ = ("text", "_map")
 
     def __init__(self, text: str):
-        if not _ENDS.fullmatch(text):
+        if not _pairs_of_numbers(text):
             raise CacheError("statement ends are not pairs of numbers")
         self.text, self._map = text, None
 
