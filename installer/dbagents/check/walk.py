@@ -22,62 +22,82 @@ _LEAF_FIELDS = frozenset({
     "is_async", "simple", "tag", "lineno", "kwd_attrs", "str", "op", "ops",
 })
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-# class -> (number of child fields capped at 2, getter): one C-level attrgetter call per node
-_GETTERS: dict[type, tuple[int, attrgetter | None] | None] = {}
+# What the traversal does with a stack item, by its class: a node with several child fields, one, or none; a
+# list of children; the end marker of a subtree (an int, its root's position); anything else is skipped.
+_MANY, _ONE, _LEAF, _LIST, _END, _SKIP = range(6)
+# class -> (what to do, getter of the child fields in reverse order): one C-level attrgetter call per node
+_ENTRIES: dict[type, tuple[int, attrgetter | None]] = {}
 
 
-def _getter(cls: type) -> tuple[int, attrgetter | None] | None:
-    if not issubclass(cls, AST):
-        return None  # a plain value in a field a newer Python added: not a node
-    leaf_value = cls in (ast.Constant, ast.MatchSingleton)  # `value` is a Python constant there
-    fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS and not (leaf_value and f == "value"))
-    entry = (min(len(fields), 2), attrgetter(*fields) if fields else None)
-    _GETTERS[cls] = entry
+def _entry(cls: type) -> tuple[int, attrgetter | None]:
+    if cls is list:
+        entry = (_LIST, None)
+    elif cls is int:
+        entry = (_END, None)
+    elif not issubclass(cls, AST):
+        entry = (_SKIP, None)  # None, a name in a list (`global a, b`), a plain value a newer Python added
+    else:
+        leaf_value = cls in (ast.Constant, ast.MatchSingleton)  # `value` is a Python constant there
+        fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS and not (leaf_value and f == "value"))
+        if not fields:
+            entry = (_LEAF, None)
+        elif len(fields) == 1:
+            entry = (_ONE, attrgetter(fields[0]))
+        else:
+            entry = (_MANY, attrgetter(*reversed(fields)))
+    _ENTRIES[cls] = entry
     return entry
 
 
 class _Index:
-    __slots__ = ("nodes", "end", "pos", "types")
+    __slots__ = ("nodes", "end", "types", "pos")
 
     def __init__(self, root: AST) -> None:
         nodes: list[AST] = []
         end: list[int] = []
-        pos: dict[int, int] = {}
         types: dict[type, list[int]] = {}
         stack: list = [root]
-        push, pop, getters = stack.append, stack.pop, _GETTERS
+        push, pop, extend, entries = stack.append, stack.pop, stack.extend, _ENTRIES
+        add_node, add_end = nodes.append, end.append
+        # this loop runs once per node of every checked file: keep it lean
         while stack:
-            node = pop()
-            cls = node.__class__
-            if cls is int:  # post-order marker: the subtree of nodes[marker] is complete
-                end[node] = len(nodes)
+            item = pop()
+            cls = type(item)
+            try:
+                kind, get = entries[cls]
+            except KeyError:
+                kind, get = _entry(cls)
+            if kind is _END:  # the subtree of nodes[item] is complete
+                end[item] = len(nodes)
                 continue
-            entry = getters.get(cls) or _getter(cls)
-            if entry is None:
+            if kind is _LIST:
+                extend(reversed(item))
+                continue
+            if kind is _SKIP:
                 continue
             i = len(nodes)
-            nodes.append(node)
-            end.append(0)
-            pos[id(node)] = i
-            bucket = types.get(cls)
-            if bucket is None:
-                types[cls] = bucket = []
-            bucket.append(i)
-            push(i)
-            # this loop runs once per node of every checked file: keep it lean
-            arity, get = entry
-            if arity == 0:
+            add_node(item)
+            try:
+                types[cls].append(i)
+            except KeyError:
+                types[cls] = [i]
+            if kind is _LEAF:
+                add_end(i + 1)
                 continue
-            for value in reversed((get(node),) if arity == 1 else get(node)):
-                if value is None:
-                    continue
-                if value.__class__ is list:
-                    for item in reversed(value):
-                        if item is not None and item.__class__ is not str:
-                            push(item)
-                else:
-                    push(value)
-        self.nodes, self.end, self.pos, self.types = nodes, end, pos, types
+            add_end(0)
+            push(i)  # popped once every child below is indexed
+            if kind is _MANY:
+                extend(get(item))
+            else:
+                push(get(item))
+        self.nodes, self.end, self.types = nodes, end, types
+        self.pos: dict[type, dict[AST, int]] = {}  # filled by positions()
+
+    def positions(self, cls: type) -> dict[AST, int]:
+        """node -> position, for the nodes of class `cls` (mapped per class, when first asked)."""
+        bucket = self.types.get(cls, ())
+        pos = self.pos[cls] = dict(zip(map(self.nodes.__getitem__, bucket), bucket))
+        return pos
 
 
 _root: AST | None = None
@@ -101,8 +121,9 @@ def _locate(node: AST) -> tuple[_Index, int]:
     if _index is None and _root is not None:
         _index = _Index(_root)
     if _index is not None:
-        i = _index.pos.get(id(node))
-        if i is not None and _index.nodes[i] is node:
+        pos = _index.pos.get(type(node)) or _index.positions(type(node))
+        i = pos.get(node)
+        if i is not None:
             return _index, i
     entry = _foreign.get(id(node))
     if entry is None or entry[0] is not node:
