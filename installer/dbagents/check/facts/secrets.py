@@ -49,9 +49,15 @@ def snake(name: str) -> str:
     return _CAMEL.sub(r"\1_\2", name).lower()
 
 
+_SECRET_NAMED: dict[str, bool] = {}  # name -> verdict: the same attribute and keyword names recur across files
+
+
 def secret_named(name: str) -> bool:
     """Whether a column or attribute name says it holds a credential (DBA505 then also rules out safe parts)."""
-    return bool(SECRET.search(snake(name.lstrip("_"))))
+    verdict = _SECRET_NAMED.get(name)
+    if verdict is None:
+        verdict = _SECRET_NAMED[name] = bool(SECRET.search(snake(name.lstrip("_"))))
+    return verdict
 
 
 def _name(node: ast.AST) -> str:
@@ -110,9 +116,6 @@ def _hooked(fn: ast.AST) -> list[str]:
 
 
 def extract(src: SourceFile) -> dict | None:
-    lowered = src.text.lower()
-    if not any(word in lowered for word in CREDENTIAL_WORDS):
-        return None  # no credential-named attribute here: nothing DBA505 could use
     hashed: list[list[str]] = []
     for cls in of_type(src.tree, ast.ClassDef):
         for fn in cls.body:
@@ -121,31 +124,40 @@ def extract(src: SourceFile) -> dict | None:
                 if names and _hashes(fn):
                     hashed.extend([cls.name, n] for n in dict.fromkeys(names))
     raw_lines: list[int] = []
-    text = src.text  # a cheap first look (substrings, no regex over the whole file): most files do neither
-    generating = any(k in text for k in GENERATOR_HINTS)
-    hashing = any(k in text for k in HASHING_HINTS)
     raw_attrs: list[str] = []
     hashed_attrs: list[list[str]] = []
-    for node in of_type(src.tree, ast.Assign) if generating or hashing else ():
+    text, looks = src.text, {}
+
+    def mentions(hints: tuple[str, ...]) -> bool:
+        """A cheap look at the whole text (substrings, no regex), taken once a candidate needs it."""
+        seen = looks.get(hints)
+        if seen is None:
+            seen = looks[hints] = any(k in text for k in hints)
+        return seen
+
+    for node in of_type(src.tree, ast.Assign):
         if node.value.__class__ not in VALUE_KINDS or node.targets[0].__class__ is not ast.Attribute:
             continue
         targets = [t for t in node.targets if isinstance(t, ast.Attribute) and secret_named(t.attr)]
-        if not targets:
+        if not targets or not (mentions(GENERATOR_HINTS) or mentions(HASHING_HINTS)):
             continue  # only credential-named attributes matter to DBA505
         if _generates(node.value):
             raw_attrs.extend(t.attr for t in targets)
         elif _hashed_value(node.value):
             hashed_attrs.extend([_name(t.value).lower(), t.attr] for t in targets)
-    for call in of_type(src.tree, ast.Call) if generating or hashing else ():
+    for call in of_type(src.tree, ast.Call):
         if not call.keywords:
             continue
         callee = _name(call)
         if callee in COLUMN_CALLS:  # a column whose default generates a token holds it raw
-            if generating and any(kw.arg in DEFAULT_KEYWORDS and _generates(kw.value) for kw in call.keywords):
+            if any(kw.arg in DEFAULT_KEYWORDS and _generates(kw.value) for kw in call.keywords) \
+                    and mentions(GENERATOR_HINTS):
                 raw_lines.extend(range(call.lineno, (call.end_lineno or call.lineno) + 1))
             continue
         for kw in call.keywords:  # Model(api_key=token_hex(32))
             if kw.value.__class__ not in VALUE_KINDS or not kw.arg or not secret_named(kw.arg):
+                continue
+            if not (mentions(GENERATOR_HINTS) or mentions(HASHING_HINTS)):
                 continue
             if _generates(kw.value):
                 raw_attrs.append(kw.arg)
@@ -153,5 +165,8 @@ def extract(src: SourceFile) -> dict | None:
                 hashed_attrs.append([callee.lower(), kw.arg])
     if not (hashed or raw_lines or raw_attrs or hashed_attrs):
         return None
+    lowered = text.lower()  # looked at last: few files get this far
+    if not any(word in lowered for word in CREDENTIAL_WORDS):
+        return None  # no credential-named attribute here: nothing DBA505 could use
     return {"hashed": hashed, "raw_lines": sorted(set(raw_lines)), "raw_attrs": sorted(set(raw_attrs)),
             "hashed_attrs": sorted({tuple(p) for p in hashed_attrs})}
