@@ -154,12 +154,19 @@ def _imports(facts: ModelFileFacts, stmt: ast.stmt) -> None:
             facts.imports[alias.asname or alias.name] = (stmt.module or "", alias.name, stmt.level or 0)
 
 
+_SCANNED_CALLEES = frozenset({"MetaData", "declarative_base", "registry", "SQLAlchemy", "noload", "relationship",
+                              "relation"})  # the calls _scan_calls records something for (by a dotted name's last part)
+
+
 def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str]) -> None:
     """One walk over the whole file: MetaData()/declarative_base() calls, legacy API uses, naming assignments."""
     at_top = {id(n) for n in of_type(tree, ast.Call, skip=(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))}
     flask = any(v[0].startswith("flask_sqlalchemy") for v in facts.imports.values())
-    for node in of_type(tree, ast.Call, ast.Assign, ast.ClassDef, ast.Attribute):
-        if isinstance(node, ast.Call):
+    for node in of_type(tree, ast.Call, ast.ClassDef):
+        if node.__class__ is ast.Call:
+            func = node.func
+            if (func.attr if func.__class__ is ast.Attribute else getattr(func, "id", "")) not in _SCANNED_CALLEES:
+                continue  # a dotted callee's last part, looked at before the whole name is built
             fname = func_name(node)
             lname = last(fname)
             end = node.end_lineno or node.lineno
@@ -189,19 +196,18 @@ def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str
                     elif k.arg == "lazy" and literal(k.value) in ("dynamic", "noload"):
                         facts.legacy.append(LegacyUse(k.value.lineno, k.value.col_offset + 1,
                                                       k.value.end_lineno or k.value.lineno, f"lazy={literal(k.value)}"))
-        elif isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Attribute) and t.attr == "naming_convention":
-                    facts.sets_naming = True
-        elif isinstance(node, ast.ClassDef):
+        else:  # a class: its decorators
             for d in node.decorator_list:
                 name = dotted(d.func) if isinstance(d, ast.Call) else dotted(d)
                 if last(name) == "declarative_mixin":
                     facts.legacy.append(LegacyUse(d.lineno, d.col_offset + 1, d.end_lineno or d.lineno,
                                                   "declarative_mixin"))
-        elif isinstance(node, ast.Attribute) and node.attr == "update" and isinstance(node.value, ast.Attribute):
-            if node.value.attr == "naming_convention":
-                facts.sets_naming = True
+    if any(t.__class__ is ast.Attribute and t.attr == "naming_convention"
+           for node in of_type(tree, ast.Assign) for t in node.targets):
+        facts.sets_naming = True  # `metadata.naming_convention = {...}`
+    if any(node.attr == "update" and node.value.__class__ is ast.Attribute and node.value.attr == "naming_convention"
+           for node in of_type(tree, ast.Attribute)):
+        facts.sets_naming = True  # `metadata.naming_convention.update(...)`
 
 
 def extract_models(tree: ast.Module, relpath: str, scan: bool = True) -> ModelFileFacts:
