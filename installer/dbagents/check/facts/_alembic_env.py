@@ -7,14 +7,14 @@ import ast
 import re
 
 from dbagents.check.facts._alembic_model import EnvScript
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type, walk
 
 TIMEOUT_WORDS = ("lock_timeout", "statement_timeout")
 
 
 def _timeout_line(tree: ast.Module) -> int:
-    for node in walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+    for node in of_type(tree, ast.Constant):
+        if isinstance(node.value, str):
             low = node.value.lower()
             if any(word in low for word in TIMEOUT_WORDS):
                 return getattr(node, "lineno", 1)
@@ -26,7 +26,7 @@ LOCAL_SETTING = re.compile(r"\bset\s+local\b|set_config\s*\([^)]*,\s*true\s*\)",
 
 def _timeout_is_local(tree: ast.Module) -> bool:
     """True when every string that sets a timeout does it transaction-locally (SET LOCAL, set_config(..., true))."""
-    found = [node.value for node in walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    found = [node.value for node in of_type(tree, ast.Constant) if isinstance(node.value, str)
              and any(word in node.value.lower() for word in TIMEOUT_WORDS)]
     return bool(found) and all(LOCAL_SETTING.search(text) for text in found)
 

@@ -18,7 +18,7 @@ from dbagents.check.facts._alembic_values import (
     sql_text,
     to_value,
 )
-from dbagents.check.walk import walk
+from dbagents.check.walk import of_type
 
 # Positional parameter names of alembic.op.* and of batch_op.* (the batch form has no table argument).
 OP_SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -137,7 +137,7 @@ class _Collector:
         self._calls(stmt, batches, autocommit, dialect, strings)
 
     def _calls(self, node, batches, autocommit, dialect, strings):
-        calls = [n for n in walk(node) if isinstance(n, ast.Call)]
+        calls = of_type(node, ast.Call)
         calls.sort(key=lambda c: (c.lineno, c.col_offset))
         consumed: set[int] = set()
         for call in calls:
@@ -169,9 +169,7 @@ class _Collector:
             else:
                 continue
             # nested calls inside an operation's arguments are not operations of their own
-            for inner in walk(call):
-                if inner is not call:
-                    consumed.add(id(inner))
+            consumed.update(map(id, of_type(call, ast.Call)[1:]))  # (only calls are looked up there)
             self.ops.append(op)
             if any(a.kind == "commit" for a in op.actions):
                 self.committed = True
@@ -248,7 +246,7 @@ def _module_assignments(tree: ast.Module) -> dict[str, tuple[ast.AST, int]]:
 
 def _op_aliases(tree: ast.Module) -> set[str]:
     names = set()
-    for node in walk(tree):
+    for node in of_type(tree, ast.ImportFrom, ast.Import):
         if isinstance(node, ast.ImportFrom) and node.module == "alembic":
             for alias in node.names:
                 if alias.name == "op":
@@ -293,9 +291,7 @@ def _ddl_calls(func: ast.FunctionDef, functions: dict) -> list[tuple[str, int]]:
     `X.create(bind)` / `X.drop(bind)` on a type or table (`sa.Enum(...).create(op.get_bind())`)."""
     found, todo, seen = [], [func], {func.name}
     while todo:
-        for node in walk(todo.pop()):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in of_type(todo.pop(), ast.Call):
             f = node.func
             name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
             if isinstance(f, ast.Name) and name in functions and name not in seen:
