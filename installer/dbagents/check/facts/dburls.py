@@ -141,31 +141,33 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
 PROSE = re.compile(r"\b(e\.g\.|for example|example:|such as|like this|use)\s", re.IGNORECASE)
 
 
-def _help_text_ids(tree: ast.Module) -> set[int]:
-    """Strings written for people: `help=`/`prompt=`/`description=`… arguments, and prose that shows a URL
-    ("For a remote database, use postgresql://user:pass@host/db")."""
+def _help_argument_ids(tree: ast.Module) -> set[int]:
+    """Strings written for people: `help=`/`prompt=`/`description=`… arguments of a call."""
+    in_classes = {id(kw) for cls in of_type(tree, ast.ClassDef) for kw in cls.keywords}  # `class A(B, x=…)`
     ids = set()
-    for call in of_type(tree, ast.Call):
-        for kw in call.keywords:
-            if kw.arg in HELP_KEYWORDS:
-                ids.update(id(n) for n in of_type(kw.value, ast.Constant, ast.JoinedStr))
-    for node in of_type(tree, ast.Constant):
-        if isinstance(node.value, str) and "://" in node.value and PROSE.search(node.value):
-            ids.add(id(node))
+    for kw in of_type(tree, ast.keyword):
+        if kw.arg in HELP_KEYWORDS and id(kw) not in in_classes:
+            ids.update(id(n) for n in of_type(kw.value, ast.Constant, ast.JoinedStr))
     return ids
 
 
 def _python(src: SourceFile, facts: UrlFacts) -> None:
     if "://" in src.text:  # strings holding a URL (an f-string's text parts are read with the f-string)
-        docstrings = _docstring_ids(src.tree) | _help_text_ids(src.tree)
         in_fstring: set[int] = set()
+        holding: list[tuple[ast.AST, str]] = []
         for node in of_type(src.tree, ast.Constant, ast.JoinedStr):
             if isinstance(node, ast.JoinedStr):
                 in_fstring.update(id(v) for v in node.values)
-            if id(node) not in docstrings and id(node) not in in_fstring:
+            if id(node) not in in_fstring:
                 text = _string_of(node)
                 if text and "://" in text:
-                    facts.urls.extend(parse_urls(text, node.lineno, node.col_offset + 1, "python"))
+                    holding.append((node, text))
+        if holding:
+            for_people = _docstring_ids(src.tree) | _help_argument_ids(src.tree)
+            for node, text in holding:
+                if id(node) in for_people or node.__class__ is ast.Constant and PROSE.search(text):
+                    continue  # also prose that shows a URL ("For a remote database, use postgresql://…")
+                facts.urls.extend(parse_urls(text, node.lineno, node.col_offset + 1, "python"))
     if "URL" not in src.text and "echo" not in src.text:
         return
     for node in of_type(src.tree, ast.Call):
