@@ -5,7 +5,8 @@ field order, so a def's decorators follow its body; `Load`/`Store` and operator 
 positions of each node type. Then `walk(node)` is a list slice, `of_type(node, ast.Call)` a bisect (and
 `skip=SCOPES` leaves out nested functions without looking inside them), and `span(node)` serves custom
 scans. Extractors and rules all share it; the engine calls `reset()` around every file. A node that is not
-part of the indexed tree is indexed on its own, with the same order.
+part of the indexed tree, and a leaf (`Name`, `Constant`: its subtree is itself), is indexed on its own, with
+the same order.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _MANY, _ONE, _LEAF, _LIST, _END, _SKIP = range(6)
 # class -> (what to do, getter of the child fields in reverse order): one C-level attrgetter call per node
 _ENTRIES: dict[type, tuple[int, attrgetter | None]] = {}
+_LEAF_ENTRY = (_LEAF, None)
 
 
 def _entry(cls: type) -> tuple[int, attrgetter | None]:
@@ -40,7 +42,7 @@ def _entry(cls: type) -> tuple[int, attrgetter | None]:
         leaf_value = cls in (ast.Constant, ast.MatchSingleton)  # `value` is a Python constant there
         fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS and not (leaf_value and f == "value"))
         if not fields:
-            entry = (_LEAF, None)
+            entry = _LEAF_ENTRY
         elif len(fields) == 1:
             entry = (_ONE, attrgetter(fields[0]))
         else:
@@ -120,8 +122,13 @@ def _locate(node: AST) -> tuple[_Index, int]:
     global _index
     if _index is None and _root is not None:
         _index = _Index(_root)
+    cls = type(node)
+    if _ENTRIES.get(cls) is _LEAF_ENTRY:  # its subtree is itself: no need to find it in the tree
+        alone = _Index.__new__(_Index)
+        alone.nodes, alone.end, alone.types, alone.pos = [node], [1], {cls: [0]}, {}
+        return alone, 0
     if _index is not None:
-        pos = _index.pos.get(type(node)) or _index.positions(type(node))
+        pos = _index.pos.get(cls) or _index.positions(cls)
         i = pos.get(node)
         if i is not None:
             return _index, i

@@ -148,7 +148,8 @@ def extract(src: SourceFile) -> dict | None:
     for call in of_type(src.tree, ast.Call):
         if not call.keywords:
             continue
-        callee = _name(call)
+        func = call.func
+        callee = func.attr if func.__class__ is ast.Attribute else getattr(func, "id", "")  # _name(call), inlined
         if callee in COLUMN_CALLS:  # a column whose default generates a token holds it raw
             if any(kw.arg in DEFAULT_KEYWORDS and _generates(kw.value) for kw in call.keywords) \
                     and mentions(GENERATOR_HINTS):
