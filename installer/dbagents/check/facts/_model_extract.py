@@ -154,8 +154,10 @@ def _imports(facts: ModelFileFacts, stmt: ast.stmt) -> None:
             facts.imports[alias.asname or alias.name] = (stmt.module or "", alias.name, stmt.level or 0)
 
 
-_SCANNED_CALLEES = frozenset({"MetaData", "declarative_base", "registry", "SQLAlchemy", "noload", "relationship",
-                              "relation"})  # the calls _scan_calls records something for (by a dotted name's last part)
+METADATA_FACTORIES = ("MetaData", "declarative_base", "registry", "SQLAlchemy")
+RELATIONSHIP_CALLS = ("relationship", "relation")
+# the calls _scan_calls records something for (by a dotted name's last part)
+_SCANNED_CALLEES = frozenset({*METADATA_FACTORIES, *RELATIONSHIP_CALLS, "noload"})
 
 
 def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str]) -> None:
@@ -170,7 +172,7 @@ def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str
             fname = func_name(node)
             lname = last(fname)
             end = node.end_lineno or node.lineno
-            if lname in ("MetaData", "declarative_base", "registry", "SQLAlchemy"):
+            if lname in METADATA_FACTORIES:
                 if lname == "registry" and not fname.endswith("registry"):
                     continue
                 star = any(k.arg is None for k in node.keywords)
@@ -188,7 +190,7 @@ def _scan_calls(facts: ModelFileFacts, tree: ast.Module, assigned: dict[int, str
                 facts.legacy.append(LegacyUse(node.lineno, node.col_offset + 1, end, "declarative_base"))
             elif lname == "noload" and fname in ("noload", "orm.noload", "sa.orm.noload", "sqlalchemy.orm.noload"):
                 facts.legacy.append(LegacyUse(node.lineno, node.col_offset + 1, end, "noload"))
-            elif lname in ("relationship", "relation"):
+            elif lname in RELATIONSHIP_CALLS:
                 for k in node.keywords:
                     if k.arg == "backref":
                         facts.legacy.append(LegacyUse(k.value.lineno, k.value.col_offset + 1,

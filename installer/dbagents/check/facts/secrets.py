@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 
 from dbagents.check.names import dotted
 from dbagents.check.source import SourceFile
@@ -49,15 +50,10 @@ def snake(name: str) -> str:
     return _CAMEL.sub(r"\1_\2", name).lower()
 
 
-_SECRET_NAMED: dict[str, bool] = {}  # name -> verdict: the same attribute and keyword names recur across files
-
-
+@lru_cache(maxsize=8192)  # the same attribute and keyword names recur across files
 def secret_named(name: str) -> bool:
     """Whether a column or attribute name says it holds a credential (DBA505 then also rules out safe parts)."""
-    verdict = _SECRET_NAMED.get(name)
-    if verdict is None:
-        verdict = _SECRET_NAMED[name] = bool(SECRET.search(snake(name.lstrip("_"))))
-    return verdict
+    return bool(SECRET.search(snake(name.lstrip("_"))))
 
 
 def _name(node: ast.AST) -> str:
